@@ -1,0 +1,181 @@
+"""Command line: ask, chat, eval, check (and run, stats for the Telegram bot).
+
+One place (main) maps the errors a user can cause to a one-line message and an
+exit status; a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .errors import UserError
+from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from .matcher import Match, Matcher, load_matcher
+from .render import render_card_text, render_none_text, render_suggest_text
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # a check or evaluation did not pass
+    USAGE = 2  # bad input, config or knowledge base: the user can fix it
+
+
+def read_lines(stream) -> list[str]:
+    """Lines of standard input as text, whatever the bytes: invalid UTF-8 is replaced."""
+    data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", errors="replace")
+    return data.splitlines()
+
+
+def match_as_json(kb: KnowledgeBase, match: Match, lang: str | None) -> dict:
+    """The JSON object `ask --json` prints for one question."""
+    answer_lang = lang or match.lang
+    topic = kb.topics.get(match.topic) if match.topic else None
+    return {
+        "topic": match.topic,
+        "decision": match.decision,
+        "score": match.score,
+        "title": topic.title.get(answer_lang) if topic else None,
+        "answer": topic.answer.get(answer_lang) if topic else kb.text("no_answer", answer_lang),
+        "alternatives": [{"topic": a.topic, "score": a.score} for a in match.alternatives],
+        "lang": answer_lang,
+    }
+
+
+def match_as_text(kb: KnowledgeBase, match: Match, lang: str | None) -> str:
+    """What a person reads for one question in the terminal."""
+    answer_lang = lang or match.lang
+    if match.decision == "none" or match.topic is None:
+        return render_none_text(kb, answer_lang)
+    card = render_card_text(kb, kb.topics[match.topic], answer_lang)
+    if match.decision == "suggest":
+        others = [a.topic for a in match.alternatives]
+        return card + "\n\n" + render_suggest_text(kb, others, answer_lang)
+    return card
+
+
+def cmd_ask(args, out: TextIO) -> ExitStatus:
+    matcher = load_matcher(args.kb)
+    kb = matcher.kb
+    questions = read_lines(sys.stdin) if args.question == "-" else [args.question]
+    for question in questions:
+        match = matcher.match_question(question)
+        if args.json:
+            out.write(json.dumps(match_as_json(kb, match, args.lang), ensure_ascii=False) + "\n")
+        else:
+            if not question.strip():
+                out.write(kb.text("empty_question", args.lang or "zh") + "\n\n")
+                continue
+            out.write(match_as_text(kb, match, args.lang) + "\n\n")
+    out.flush()
+    return ExitStatus.OK
+
+
+def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatus:
+    """Interactive terminal session: the way to try the bot without a Telegram token."""
+    matcher = load_matcher(args.kb)
+    kb = matcher.kb
+    lang = args.lang
+    out.write(
+        "账号安全助手 / Account-safety helper. Ask a question; "
+        "'topics' lists topics, a topic id or number opens it, 'lang zh|en|auto', 'quit' exits.\n"
+    )
+    ids = list(kb.topics)
+    while True:
+        try:
+            line = read("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.write("\n")
+            return ExitStatus.OK
+        if not line:
+            continue
+        if line.lower() in ("quit", "exit", "q", "/quit"):
+            return ExitStatus.OK
+        if line.lower() in ("topics", "/topics"):
+            out.write("\n".join(f"{i + 1:2}. {kb.topics[t].title.get(lang or 'zh')} ({t})" for i, t in enumerate(ids)) + "\n")
+            continue
+        if line.lower().startswith("lang"):
+            choice = line.split()[-1].lower()
+            lang = choice if choice in ("zh", "en") else None
+            out.write(f"language: {lang or 'auto'}\n")
+            continue
+        chosen = line if line in kb.topics else (ids[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(ids) else None)
+        if chosen:
+            out.write(render_card_text(kb, kb.topics[chosen], lang or "zh") + "\n")
+            continue
+        out.write(match_as_text(kb, matcher.match_question(line), lang) + "\n")
+
+
+def cmd_check(args, out: TextIO) -> ExitStatus:
+    kb = load_knowledge(args.kb_dir or args.kb)
+    phrasings = sum(len(t.questions) for t in kb.topics.values())
+    out.write(
+        f"OK: {len(kb.topics)} topics, {phrasings} phrasings, {len(kb.out_of_scope)} out-of-scope phrasings, "
+        f"{len(kb.synonyms.variants)} synonyms in {kb.root}\n"
+    )
+    return ExitStatus.OK
+
+
+def cmd_eval(args, out: TextIO) -> ExitStatus:
+    from .evaluate import evaluate_file
+
+    matcher = load_matcher(args.kb)
+    report = evaluate_file(matcher, Path(args.file))
+    out.write(report.render(show_misses=not args.quiet))
+    return ExitStatus.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", metavar="DIR", help="knowledge base folder (default: knowledge/ of this checkout)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question, or one per line of standard input with '-'")
+    ask.add_argument("question", help="the question, or '-' to read one question per line from standard input")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--lang", choices=("zh", "en"), help="answer language (default: the question's)")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="chat in the terminal (no Telegram token needed)")
+    chat.add_argument("--lang", choices=("zh", "en"), help="answer language (default: the question's)")
+    chat.set_defaults(func=cmd_chat)
+
+    check = sub.add_parser("check", help="validate a knowledge base folder")
+    check.add_argument("kb_dir", nargs="?", help="the folder (default: knowledge/)")
+    check.set_defaults(func=cmd_check)
+
+    ev = sub.add_parser("eval", help="accuracy on a labelled question file (format of shared/eval/dev.yaml)")
+    ev.add_argument("file")
+    ev.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, out))
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    except BrokenPipeError:
+        # `ask --json - | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+        return int(ExitStatus.OK)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

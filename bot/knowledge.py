@@ -1,0 +1,490 @@
+"""The knowledge base: knowledge/ loaded and validated once into typed, immutable topics.
+
+Loading is all-or-nothing: every problem in every file is collected and reported
+(file, topic, field, line), and no KnowledgeBase is returned unless all are valid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .text import SynonymTable, clean_input
+
+try:  # libyaml when available: several times faster on start-up.
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-Python PyYAML
+    _Loader = yaml.SafeLoader
+
+LANGS = ("zh", "en")
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Ids travel in deep links (64 characters) and in callback data (64 bytes,
+# shared with a short prefix), so they are kept well below both.
+MAX_ID_LEN = 40
+MAX_TITLE = 60
+MAX_SUMMARY = 200
+MAX_ANSWER = 1200
+MIN_QUESTIONS = 12
+_PUNCT = re.compile(r"[\s.,!?;:'\"，。！？；：、“”‘’（）()\-]+")
+
+# Every field of a topic file, with whether it is required and what it means.
+# knowledge/README.md documents the same table; a test keeps the two in step.
+TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
+    "id": (True, "public slug, equal to the file name"),
+    "theme": (True, "the themes.yaml group that lists the topic"),
+    "title": (True, "{zh, en} short title"),
+    "summary": (True, "{zh, en} one or two sentences for inline results and group cards"),
+    "questions": (True, f"{MIN_QUESTIONS}+ ways people ask it"),
+    "keywords": (True, "domain terms that signal the topic"),
+    "answer": (True, f"{{zh, en}} plain-text steps, at most {MAX_ANSWER} characters each"),
+    "official_paths": (True, "list of {name: {zh, en}, how: {zh, en}}"),
+    "warnings": (False, "list of {zh, en}: what not to do"),
+    "sources": (True, "list of {seed, note}: where the guidance comes from"),
+    "related": (True, "other topic ids"),
+}
+
+# Interface strings the code looks up in ui.yaml; a missing one is a load error,
+# not a KeyError in front of a user.
+UI_KEYS = (
+    "no_answer",
+    "did_you_mean",
+    "general_channels",
+    "official_paths",
+    "warnings",
+    "sources",
+    "related",
+    "topic_list",
+    "empty_question",
+)
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A string in Chinese and English."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class OfficialPath:
+    name: Localized
+    how: Localized
+
+
+@dataclass(frozen=True)
+class Source:
+    seed: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One card of advice and the phrasings that lead to it."""
+
+    id: str
+    theme: str
+    title: Localized
+    summary: Localized
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    answer: Localized
+    official_paths: tuple[OfficialPath, ...]
+    warnings: tuple[Localized, ...]
+    sources: tuple[Source, ...]
+    related: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    title: Localized
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    root: Path
+    topics: dict[str, Topic]
+    themes: tuple[Theme, ...]
+    synonyms: SynonymTable
+    out_of_scope: tuple[str, ...]
+    ui: dict[str, Localized]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def userdict(self) -> Path:
+        return self.root / "userdict.txt"
+
+    def text(self, key: str, lang: str) -> str:
+        """An interface string from ui.yaml in the given language."""
+        return self.ui[key].get(lang)
+
+    def topics_in_theme(self, theme_id: str) -> list[Topic]:
+        return [t for t in self.topics.values() if t.theme == theme_id]
+
+
+def default_kb_dir() -> Path:
+    """$ACCOUNT_SAFETY_BOT_KB, else knowledge/ beside the package."""
+    env = os.environ.get("ACCOUNT_SAFETY_BOT_KB")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "knowledge"
+
+
+class _FileReader:
+    """Reads one YAML file, remembering key lines so errors can name them."""
+
+    def __init__(self, path: Path, root: Path, problems: list[str]) -> None:
+        self.path = path
+        self.label = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
+        self.problems = problems
+        self.lines: dict[str, int] = {}
+
+    def load(self) -> Any:
+        try:
+            text = self.path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.problems.append(f"{self.label}: not UTF-8 text (byte {exc.start})")
+            return None
+        except OSError as exc:
+            self.problems.append(f"{self.label}: cannot read: {exc.strerror}")
+            return None
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            dup = _find_duplicate_key(node)
+            if dup:
+                key, line = dup
+                self.problems.append(f"{self.label}:{line}: duplicate key {key!r}")
+                return None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, _ in node.value:
+                    self.lines[str(key_node.value)] = key_node.start_mark.line + 1
+            return loader.construct_document(node)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f":{mark.line + 1}" if mark else ""
+            self.problems.append(f"{self.label}{where}: YAML syntax error: {exc.problem or exc.context}")
+            return None
+        except yaml.YAMLError as exc:
+            self.problems.append(f"{self.label}: YAML error: {exc}")
+            return None
+        finally:
+            loader.dispose()
+
+    def where(self, key: str) -> str:
+        line = self.lines.get(key.split(".")[0].split("[")[0])
+        return f"{self.label}:{line}" if line else self.label
+
+
+def _find_duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
+    # PyYAML silently keeps the last of two equal keys; a curator's typo would vanish.
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                return str(key), key_node.start_mark.line + 1
+            seen.add(key)
+            found = _find_duplicate_key(value_node)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            found = _find_duplicate_key(child)
+            if found:
+                return found
+    return None
+
+
+class _TopicChecker:
+    """Turns one topic file's data into a Topic, or records why it cannot."""
+
+    def __init__(self, reader: _FileReader, data: Any, topic_id: str) -> None:
+        self.reader = reader
+        self.data = data
+        self.topic_id = topic_id
+        self.ok = True
+
+    def fail(self, fieldname: str, message: str) -> None:
+        self.ok = False
+        self.reader.problems.append(
+            f"{self.reader.where(fieldname)}: topic {self.topic_id!r}, field {fieldname!r}: {message}"
+        )
+
+    def string(self, value: Any, fieldname: str, max_len: int | None = None) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(fieldname, "must be a non-empty string")
+            return ""
+        value = value.strip()
+        if max_len is not None and len(value) > max_len:
+            self.fail(fieldname, f"{len(value):,} characters, at most {max_len:,} allowed")
+        return value
+
+    def localized(self, value: Any, fieldname: str, max_len: int | None = None) -> Localized:
+        if not isinstance(value, dict):
+            self.fail(fieldname, "must have 'zh' and 'en'")
+            return Localized("", "")
+        for key in value:
+            if key not in LANGS:
+                self.fail(f"{fieldname}.{key}", "unknown language (only zh and en)")
+        missing = [lang for lang in LANGS if lang not in value]
+        for lang in missing:
+            self.fail(f"{fieldname}.{lang}", "missing")
+        return Localized(
+            *(self.string(value.get(lang), f"{fieldname}.{lang}", max_len) if lang not in missing else "" for lang in LANGS)
+        )
+
+    def string_list(self, value: Any, fieldname: str, min_len: int = 1) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            self.fail(fieldname, "must be a list")
+            return ()
+        if len(value) < min_len:
+            self.fail(fieldname, f"has {len(value)} entries, at least {min_len} needed")
+        return tuple(self.string(v, f"{fieldname}[{i}]") for i, v in enumerate(value))
+
+    def mapping_list(self, value: Any, fieldname: str, keys: tuple[str, ...], min_len: int = 1) -> list[dict]:
+        if not isinstance(value, list) or len(value) < min_len:
+            self.fail(fieldname, f"must be a list of at least {min_len} entries")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.fail(f"{fieldname}[{i}]", f"must be a mapping with {', '.join(keys)}")
+                continue
+            for key in item:
+                if key not in keys:
+                    self.fail(f"{fieldname}[{i}].{key}", "unknown field")
+            for key in keys:
+                if key not in item:
+                    self.fail(f"{fieldname}[{i}].{key}", "missing")
+            out.append(item)
+        return out
+
+    def build(self, themes: set[str]) -> Topic | None:
+        data = self.data
+        if not isinstance(data, dict):
+            self.fail("(file)", "must be a mapping of topic fields")
+            return None
+        for key in data:
+            if key not in TOPIC_FIELDS:
+                self.fail(str(key), "unknown field")
+        for key, (required, _) in TOPIC_FIELDS.items():
+            if required and key not in data:
+                self.fail(key, "missing")
+        if data.get("id") != self.topic_id:
+            self.fail("id", f"must equal the file name {self.topic_id!r}")
+        if not ID_PATTERN.match(self.topic_id) or len(self.topic_id) > MAX_ID_LEN:
+            self.fail("id", f"must be a lower-case slug of at most {MAX_ID_LEN} characters")
+        theme = self.string(data.get("theme"), "theme")
+        if theme and theme not in themes:
+            self.fail("theme", f"{theme!r} is not a theme of themes.yaml")
+        paths = [
+            OfficialPath(self.localized(p.get("name"), f"official_paths[{i}].name"),
+                         self.localized(p.get("how"), f"official_paths[{i}].how"))
+            for i, p in enumerate(self.mapping_list(data.get("official_paths"), "official_paths", ("name", "how")))
+        ]
+        warnings_raw = data.get("warnings", [])
+        warnings = tuple(
+            self.localized(w, f"warnings[{i}]") for i, w in enumerate(warnings_raw if isinstance(warnings_raw, list) else [])
+        )
+        if not isinstance(warnings_raw, list):
+            self.fail("warnings", "must be a list")
+        sources = [
+            Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.string(s.get("note"), f"sources[{i}].note"))
+            for i, s in enumerate(self.mapping_list(data.get("sources"), "sources", ("seed", "note")))
+        ]
+        related_raw = data.get("related", [])
+        related = self.string_list(related_raw, "related", min_len=0)
+        topic = Topic(
+            id=self.topic_id,
+            theme=theme,
+            title=self.localized(data.get("title"), "title", MAX_TITLE),
+            summary=self.localized(data.get("summary"), "summary", MAX_SUMMARY),
+            questions=self.string_list(data.get("questions"), "questions", MIN_QUESTIONS),
+            keywords=self.string_list(data.get("keywords"), "keywords"),
+            answer=self.localized(data.get("answer"), "answer", MAX_ANSWER),
+            official_paths=tuple(paths),
+            warnings=warnings,
+            sources=tuple(sources),
+            related=related,
+        )
+        return topic if self.ok else None
+
+
+def _read_optional(root: Path, name: str, problems: list[str]) -> tuple[_FileReader, Any]:
+    reader = _FileReader(root / name, root, problems)
+    if not reader.path.exists():
+        problems.append(f"{reader.label}: missing")
+        return reader, None
+    return reader, reader.load()
+
+
+def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
+    reader, data = _read_optional(root, "themes.yaml", problems)
+    if data is None:
+        return ()
+    items = data.get("themes") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        problems.append(f"{reader.where('themes')}: field 'themes': must be a non-empty list of {{id, title}}")
+        return ()
+    themes = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("title"), dict):
+            problems.append(f"{reader.where('themes')}: field 'themes[{i}]': needs id and title {{zh, en}}")
+            continue
+        title = item["title"]
+        if not all(isinstance(title.get(lang), str) and title[lang].strip() for lang in LANGS):
+            problems.append(f"{reader.where('themes')}: field 'themes[{i}].title': needs zh and en")
+            continue
+        themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip())))
+    return tuple(themes)
+
+
+def _load_synonyms(root: Path, problems: list[str]) -> SynonymTable:
+    reader, data = _read_optional(root, "synonyms.yaml", problems)
+    variants: dict[str, str] = {}
+    stopwords: set[str] = set()
+    if data is None:
+        return SynonymTable({}, frozenset())
+    if not isinstance(data, dict) or not isinstance(data.get("synonyms"), dict):
+        problems.append(f"{reader.label}: field 'synonyms': must be a mapping of canonical word to a list of variants")
+        return SynonymTable({}, frozenset())
+    for canonical, items in data["synonyms"].items():
+        if not isinstance(canonical, str) or not isinstance(items, list):
+            problems.append(f"{reader.where('synonyms')}: field 'synonyms.{canonical}': must be a list of variants")
+            continue
+        for item in items:
+            if not isinstance(item, str) or not item.strip():
+                problems.append(f"{reader.where('synonyms')}: field 'synonyms.{canonical}': empty variant")
+                continue
+            key = item.strip().lower()
+            if key in variants and variants[key] != canonical:
+                problems.append(
+                    f"{reader.where('synonyms')}: field 'synonyms.{canonical}': variant {item!r} "
+                    f"is also listed under {variants[key]!r}"
+                )
+            variants[key] = canonical
+    raw_stop = data.get("stopwords", [])
+    if not isinstance(raw_stop, list):
+        problems.append(f"{reader.where('stopwords')}: field 'stopwords': must be a list of words")
+    elif not all(isinstance(w, str) for w in raw_stop):
+        bad = next(w for w in raw_stop if not isinstance(w, str))
+        problems.append(
+            f"{reader.where('stopwords')}: field 'stopwords': {bad!r} is not a word (YAML reads on/no/yes as "
+            "booleans: quote it)"
+        )
+    else:
+        stopwords = {w.strip().lower() for w in raw_stop if w.strip()}
+    for key in data:
+        if key not in ("synonyms", "stopwords"):
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    return SynonymTable(variants, frozenset(stopwords))
+
+
+def _load_out_of_scope(root: Path, problems: list[str]) -> tuple[str, ...]:
+    reader, data = _read_optional(root, "out_of_scope.yaml", problems)
+    if data is None:
+        return ()
+    items = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(q, str) and q.strip() for q in items):
+        problems.append(f"{reader.where('questions')}: field 'questions': must be a list of non-empty strings")
+        return ()
+    return tuple(q.strip() for q in items)
+
+
+def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
+    reader, data = _read_optional(root, "ui.yaml", problems)
+    if data is None:
+        return {}
+    strings = data.get("strings") if isinstance(data, dict) else None
+    if not isinstance(strings, dict):
+        problems.append(f"{reader.label}: field 'strings': must be a mapping of key to {{zh, en}}")
+        return {}
+    ui = {}
+    for key, value in strings.items():
+        if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
+            problems.append(f"{reader.label}: field 'strings.{key}': needs zh and en strings")
+            continue
+        ui[str(key)] = Localized(value["zh"].rstrip("\n"), value["en"].rstrip("\n"))
+    for key in UI_KEYS:
+        if key not in strings:
+            problems.append(f"{reader.label}: field 'strings.{key}': missing (the bot needs it)")
+    return ui
+
+
+def question_key(question: str) -> str:
+    """What makes two phrasings 'the same question' for the duplicate check."""
+    return _PUNCT.sub("", clean_input(question).casefold())
+
+
+def load_knowledge(root: Path | None = None) -> KnowledgeBase:
+    """Load and validate knowledge/; raise KnowledgeError naming every problem."""
+    root = Path(root) if root is not None else default_kb_dir()
+    problems: list[str] = []
+    if not root.is_dir():
+        raise KnowledgeError([f"{root}: knowledge base folder not found"])
+    themes = _load_themes(root, problems)
+    theme_ids = {t.id for t in themes}
+    topics: dict[str, Topic] = {}
+    topic_dir = root / "topics"
+    files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
+    if not files:
+        problems.append(f"{topic_dir}: no topic files (*.yaml)")
+    readers: dict[str, _FileReader] = {}
+    for path in files:
+        reader = _FileReader(path, root, problems)
+        before = len(problems)
+        data = reader.load()
+        if data is None:
+            if len(problems) == before:
+                problems.append(f"{reader.label}: empty file")
+            continue
+        topic = _TopicChecker(reader, data, path.stem).build(theme_ids)
+        if topic is not None:
+            topics[topic.id] = topic
+            readers[topic.id] = reader
+    seen_questions: dict[str, str] = {}
+    for topic in topics.values():
+        reader = readers[topic.id]
+        for rel in topic.related:
+            if rel not in topics and not (topic_dir / f"{rel}.yaml").exists():
+                problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': no topic {rel!r}")
+            if rel == topic.id:
+                problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': names itself")
+        for question in topic.questions:
+            key = question_key(question)
+            other = seen_questions.get(key)
+            if other is not None:
+                where = "twice in this topic" if other == topic.id else f"also under topic {other!r}"
+                problems.append(f"{reader.where('questions')}: topic {topic.id!r}, field 'questions': {question!r} {where}")
+            seen_questions[key] = topic.id
+    synonyms = _load_synonyms(root, problems)
+    out_of_scope = _load_out_of_scope(root, problems)
+    for question in out_of_scope:
+        owner = seen_questions.get(question_key(question))
+        if owner:
+            problems.append(f"{root.name}/out_of_scope.yaml: {question!r} is also a question of topic {owner!r}")
+    ui = _load_ui(root, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    theme_order = {t.id: i for i, t in enumerate(themes)}
+    # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
+    ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
+    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui)

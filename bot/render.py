@@ -1,0 +1,124 @@
+"""A topic, a suggestion list or a no-answer as plain text or Telegram HTML.
+
+Shared by the terminal and the bot. Every knowledge-base string that goes into
+HTML passes through html.escape; messages are split to fit Telegram's limit.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .knowledge import KnowledgeBase, Topic
+
+TELEGRAM_LIMIT = 4096
+
+
+def seed_label(seed: str) -> str:
+    """A seed file name as readers see it: without the hash and extension."""
+    return seed.split("_")[0] if "_" in seed else seed
+
+
+def render_card_text(kb: KnowledgeBase, topic: Topic, lang: str) -> str:
+    """The whole topic card as plain text, for the terminal."""
+    lines = [f"【{topic.title.get(lang)}】", "", topic.answer.get(lang).strip()]
+    lines += ["", kb.text("official_paths", lang) + ":"]
+    lines += [f"  • {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths]
+    if topic.warnings:
+        lines += ["", kb.text("warnings", lang) + ":"]
+        lines += [f"  ⚠ {w.get(lang)}" for w in topic.warnings]
+    lines += ["", kb.text("sources", lang) + ": " + "; ".join(s.note for s in topic.sources)]
+    if topic.related:
+        titles = [f"{kb.topics[r].title.get(lang)} ({r})" for r in topic.related if r in kb.topics]
+        lines += [kb.text("related", lang) + ": " + ", ".join(titles)]
+    return "\n".join(lines)
+
+
+def render_none_text(kb: KnowledgeBase, lang: str) -> str:
+    """The honest no-answer: what the bot covers, and the general fraud channels."""
+    lines = [kb.text("no_answer", lang), "", kb.text("topic_list", lang)]
+    lines += [f"  • {t.title.get(lang)} ({t.id})" for t in kb.topics.values()]
+    lines += ["", kb.text("general_channels", lang)]
+    return "\n".join(lines)
+
+
+def render_suggest_text(kb: KnowledgeBase, topic_ids: list[str], lang: str) -> str:
+    lines = [kb.text("did_you_mean", lang)]
+    lines += [f"  • {kb.topics[t].title.get(lang)} ({t})" for t in topic_ids if t in kb.topics]
+    return "\n".join(lines)
+
+
+def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str | None = None) -> list[str]:
+    """The whole topic card as Telegram HTML, split into messages under the limit."""
+    e = html.escape
+    parts = [f"<b>{e(topic.title.get(lang))}</b>", e(topic.answer.get(lang).strip())]
+    paths = "\n".join(f"• <b>{e(p.name.get(lang))}</b>: {e(p.how.get(lang))}" for p in topic.official_paths)
+    parts.append(f"<b>{e(kb.text('official_paths', lang))}</b>\n{paths}")
+    if topic.warnings:
+        warns = "\n".join(f"⚠️ {e(w.get(lang))}" for w in topic.warnings)
+        parts.append(f"<b>{e(kb.text('warnings', lang))}</b>\n{warns}")
+    sources = "; ".join(e(s.note) for s in topic.sources)
+    parts.append(f"<i>{e(kb.text('sources', lang))}: {sources}</i>")
+    if share_link:
+        parts.append(f'🔗 <a href="{e(share_link, quote=True)}">{e(share_link)}</a>')
+    return split_html_blocks(parts)
+
+
+def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str) -> str:
+    """A short card for groups: summary, the first official path, a link to the full card."""
+    e = html.escape
+    first = topic.official_paths[0]
+    text = (
+        f"<b>{e(topic.title.get(lang))}</b>\n{e(topic.summary.get(lang))}\n\n"
+        f"• <b>{e(first.name.get(lang))}</b>: {e(first.how.get(lang))}"
+    )
+    if topic.warnings:
+        text += f"\n⚠️ {e(topic.warnings[0].get(lang))}"
+    if more_link:
+        text += f'\n\n<a href="{e(more_link, quote=True)}">{e(more_label)}</a>'
+    return text
+
+
+def split_html_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Join blocks with blank lines into as few messages as fit under `limit`.
+
+    Blocks are self-contained HTML (every tag closed inside its block), so any
+    split between blocks is valid; a single over-long block is cut at a line
+    break of its plain text, which the card's answer limit makes sufficient.
+    """
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        for piece in _cut_block(block, limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _cut_block(block: str, limit: int) -> list[str]:
+    if len(block) <= limit:
+        return [block]
+    pieces, current = [], ""
+    for line in block.split("\n"):
+        while len(line) > limit:
+            # A line longer than a message holds no tags worth keeping whole (answers are plain text).
+            cut = line[:limit]
+            amp = cut.rfind("&")
+            if amp > limit - 10:  # do not split an entity such as &amp;
+                cut = cut[:amp]
+            pieces.append(cut)
+            line = line[len(cut):]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pieces.append(current)
+            current = line
+    if current:
+        pieces.append(current)
+    return pieces
