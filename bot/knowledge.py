@@ -448,6 +448,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     if not files:
         problems.append(f"{topic_dir}: no topic files (*.yaml)")
     readers: dict[str, _FileReader] = {}
+    declared_ids: dict[str, str] = {}
     for path in files:
         reader = _FileReader(path, root, problems)
         before = len(problems)
@@ -456,6 +457,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             if len(problems) == before:
                 problems.append(f"{reader.label}: empty file")
             continue
+        declared = data.get("id") if isinstance(data, dict) else None
+        if isinstance(declared, str) and declared in declared_ids:
+            problems.append(f"{reader.where('id')}: duplicate id {declared!r}: also in {declared_ids[declared]}")
+        elif isinstance(declared, str):
+            declared_ids[declared] = reader.label
         topic = _TopicChecker(reader, data, path.stem).build(theme_ids)
         if topic is not None:
             topics[topic.id] = topic

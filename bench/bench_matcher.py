@@ -1,0 +1,131 @@
+"""Speed of the matcher: start-up to first answer, and per-question latency.
+
+Prints figures; it asserts nothing. Run: .venv/bin/python bench/bench_matcher.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.knowledge import default_kb_dir  # noqa: E402
+from bot.matcher import load_matcher  # noqa: E402
+
+
+def startup_seconds(runs: int) -> list[float]:
+    """Wall time of a fresh process answering one question (warm jieba cache)."""
+    cmd = [sys.executable, "-m", "bot", "ask", "--json", "微信被封了怎么申诉"]
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # warm the cache
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def question_pool(kb_dir: Path, n: int, seed: int = 7) -> list[str]:
+    """n realistic questions: dev questions, phrasings, and phrasings cut or joined."""
+    rng = random.Random(seed)
+    dev = ROOT / "tests" / "data" / "dev.yaml"
+    base = [c["q"] for c in yaml.safe_load(dev.read_text(encoding="utf-8"))["cases"]]
+    for path in (kb_dir / "topics").glob("*.yaml"):
+        base += yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    pool = []
+    while len(pool) < n:
+        q = rng.choice(base)
+        roll = rng.random()
+        if roll < 0.2:
+            q = q[: max(2, len(q) // 2)]
+        elif roll < 0.3:
+            q = q + "，" + rng.choice(base)
+        pool.append(q)
+    return pool
+
+
+def latencies_ms(matcher, questions: list[str]) -> list[float]:
+    times = []
+    for q in questions:
+        start = time.perf_counter_ns()
+        matcher.match_question(q)
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    return times
+
+
+def generated_kb(n_topics: int, seed: int = 11) -> Path:
+    """A valid knowledge base of n_topics topics, built from the real one's words."""
+    rng = random.Random(seed)
+    src = default_kb_dir()
+    dest = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+    shutil.copytree(src, dest / "knowledge")
+    kb_dir = dest / "knowledge"
+    real = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((src / "topics").glob("*.yaml"))]
+    vocab_zh = sorted({w for t in real for q in t["questions"] for w in _chunks(q)})
+    for p in (kb_dir / "topics").glob("*.yaml"):
+        p.unlink()
+    for i in range(n_topics):
+        topic = dict(real[i % len(real)])
+        topic["id"] = f"gen-{i:04d}"
+        topic["related"] = [f"gen-{(i + 1) % n_topics:04d}"]
+        topic["questions"] = [
+            "".join(rng.sample(vocab_zh, rng.randint(3, 6))) + f"{i}-{j}" if j % 3 else
+            " ".join(rng.choice(["how", "wechat", "account", "scam", "money", "ban", "report", "code"]) for _ in range(5)) + f" {i} {j}"
+            for j in range(20)
+        ]
+        (kb_dir / "topics" / f"gen-{i:04d}.yaml").write_text(
+            yaml.safe_dump(topic, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+    return kb_dir
+
+
+def _chunks(text: str) -> list[str]:
+    return [text[i: i + 2] for i in range(0, len(text) - 1, 2) if text[i: i + 2].strip()]
+
+
+def summary(name: str, values: list[float], unit: str) -> str:
+    values = sorted(values)
+    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return f"{name}: median {statistics.median(values):.3f} {unit}, p99 {p99:.3f} {unit}, n={len(values)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=10_000)
+    parser.add_argument("--topics", type=int, default=1000, help="size of the generated knowledge base")
+    parser.add_argument("--startup-runs", type=int, default=5)
+    args = parser.parse_args()
+
+    start = sorted(startup_seconds(args.startup_runs))
+    print(f"start-up to first answer (fresh process, warm cache): median {statistics.median(start):.3f} s, "
+          f"best {start[0]:.3f} s, worst {start[-1]:.3f} s, n={len(start)}")
+
+    t0 = time.perf_counter()
+    matcher = load_matcher()
+    print(f"in-process load of the real knowledge base: {time.perf_counter() - t0:.3f} s")
+    pool = question_pool(default_kb_dir(), args.questions)
+    print(summary("real knowledge base, per question", latencies_ms(matcher, pool), "ms"))
+
+    kb_dir = generated_kb(args.topics)
+    try:
+        t0 = time.perf_counter()
+        big = load_matcher(kb_dir)
+        print(f"generated knowledge base of {len(big.kb.topics)} topics: load {time.perf_counter() - t0:.2f} s")
+        print(summary(f"{len(big.kb.topics)} topics, per question", latencies_ms(big, pool), "ms"))
+    finally:
+        shutil.rmtree(kb_dir.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""config.yaml loaded and validated once; every key is declared here with its help text.
+
+config.example.yaml documents the same keys; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted path in the YAML file
+    kind: type
+    default: Any
+    help: str
+    env: str | None = None  # environment variable that overrides the file
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("telegram.token", str, "", "Bot token from @BotFather. Prefer the environment variable.", env="TELEGRAM_BOT_TOKEN"),
+    Setting("telegram.base_url", str, "", "Bot API base URL, for a local Bot API server; empty: Telegram's.", env="TELEGRAM_BASE_URL"),
+    Setting("telegram.mode", str, "polling", "How updates arrive: polling or webhook.", choices=("polling", "webhook")),
+    Setting("telegram.webhook.listen", str, "0.0.0.0", "Webhook mode: address the HTTP server listens on."),
+    Setting("telegram.webhook.port", int, 8443, "Webhook mode: port the HTTP server listens on."),
+    Setting("telegram.webhook.url", str, "", "Webhook mode: the public HTTPS URL Telegram posts updates to."),
+    Setting("telegram.webhook.secret_token", str, "", "Webhook mode: secret Telegram sends in every request header.", env="TELEGRAM_WEBHOOK_SECRET"),
+    Setting("storage.path", str, "data/bot.sqlite3", "SQLite file for feedback votes and unanswered questions."),
+    Setting("rate_limit.messages", int, 8, "Messages one user may send per window before the bot pauses for them."),
+    Setting("rate_limit.window_seconds", int, 30, "Length of the rate-limit window, in seconds."),
+    Setting("knowledge.dir", str, "", "Knowledge base folder; empty: knowledge/ beside the package."),
+    Setting("logging.level", str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any]
+    source: str
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and any(s.key.startswith(path + ".") for s in SETTINGS):
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def load_config(path: str | Path | None, environ: dict[str, str] | None = None) -> Config:
+    """Defaults, then the file (if any), then environment variables; raise UserError on a bad one."""
+    environ = os.environ if environ is None else environ
+    values = {s.key: s.default for s in SETTINGS}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        if path.exists():
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.MarkedYAMLError as exc:
+                line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+                raise UserError(f"{path}:{line}: YAML syntax error: {exc.problem}") from None
+            except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                raise UserError(f"{path}: not a valid YAML file ({type(exc).__name__})") from None
+            if not isinstance(data, dict):
+                raise UserError(f"{path}: must be a mapping of settings (see config.example.yaml)")
+            for key, value in _flatten(data).items():
+                setting = _BY_KEY.get(key)
+                if setting is None:
+                    raise UserError(f"{path}: unknown key {key!r} (see config.example.yaml)")
+                values[key] = _coerce(setting, value, str(path))
+            source = str(path)
+    for setting in SETTINGS:
+        if setting.env and environ.get(setting.env):
+            values[setting.key] = _coerce(setting, environ[setting.env], f"${setting.env}")
+    return Config(values, source)
+
+
+def _coerce(setting: Setting, value: Any, where: str) -> Any:
+    if value is None:
+        return setting.default
+    if setting.kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+            raise UserError(f"{where}: {setting.key} must be a whole number, not {value!r}")
+        value = int(value)
+        if value <= 0:
+            raise UserError(f"{where}: {setting.key} must be positive")
+        return value
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise UserError(f"{where}: {setting.key} must be a string, not {value!r}")
+    value = str(value).strip()
+    if setting.choices and value not in setting.choices:
+        raise UserError(f"{where}: {setting.key} must be one of {', '.join(setting.choices)}, not {value!r}")
+    return value
+
+
+def require_token(config: Config) -> str:
+    token = config["telegram.token"]
+    if not token:
+        raise UserError(
+            "no Telegram token: set TELEGRAM_BOT_TOKEN or telegram.token in the config "
+            "(to try the bot without one: python -m bot chat)"
+        )
+    if ":" not in token or any(c.isspace() for c in token):
+        raise UserError("the Telegram token looks malformed (expected '<digits>:<letters>' from @BotFather)")
+    return token

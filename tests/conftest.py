@@ -1,0 +1,39 @@
+"""Shared fixtures: the real knowledge base and matcher, loaded once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import KnowledgeBase, default_kb_dir, load_knowledge
+from bot.matcher import Matcher, load_matcher
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS_NAMES = (
+    "000_172019a72761f669.txt",
+    "001_13320a19cf05b8fb.txt",
+    "002_ff2be91e198cea24.txt",
+    "003_cd4996d9d97c8e2b.txt",
+    "004_a421fbdad60e18e3.txt",
+)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge(default_kb_dir())
+
+
+@pytest.fixture(scope="session")
+def matcher() -> Matcher:
+    return load_matcher(default_kb_dir())
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    """A writable copy of the real knowledge base, for breaking on purpose."""
+    dest = tmp_path / "knowledge"
+    shutil.copytree(default_kb_dir(), dest)
+    return dest

@@ -1,0 +1,58 @@
+"""The matcher: right topic, honest 'none', Traditional and English first-class, quality gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.evaluate import evaluate_file
+
+from .conftest import DATA
+
+
+def test_dev_set_quality_gate(matcher):
+    report = evaluate_file(matcher, DATA / "dev.yaml")
+    assert report.top1_rate >= 0.95, report.render()
+    assert report.rejection_rate >= 0.95, report.render()
+
+
+@pytest.mark.parametrize("question", ["微信怎么加好友", "微信怎么改名字", "QQ怎么建群", "你好", "how do I add a friend on wechat"])
+def test_everyday_questions_with_generic_words_get_none(matcher, question):
+    match = matcher.match_question(question)
+    assert match.decision == "none" and match.topic is None
+
+
+def test_traditional_and_simplified_agree(matcher):
+    simplified = matcher.match_question("有人出钱收我的手机卡，可以卖吗")
+    traditional = matcher.match_question("有人出錢收我的手機卡，可以賣嗎")
+    assert simplified.topic == traditional.topic == "sell-sim-card"
+
+
+def test_english_questions_match_english_phrasings(matcher):
+    match = matcher.match_question("a guy on the street said scan this code and get a free coffee")
+    assert match.topic == "scan-code-stranger" and match.lang == "en"
+
+
+def test_slang_and_typos_are_folded(matcher):
+    assert matcher.match_question("vx号被ban了咋整").topic == "ban-appeal"
+    assert matcher.match_question("群里有人发菠菜广告").topic == "report-gambling"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀🙈", "\x00\x1b", "???", "1234567"])
+def test_empty_or_contentless_input_is_none(matcher, text):
+    assert matcher.match_question(text).decision == "none"
+
+
+def test_huge_input_is_answered(matcher):
+    match = matcher.match_question("微信被封了怎么申诉 " * 20_000)
+    assert match.topic == "ban-appeal"
+
+
+def test_alternatives_are_at_most_three_and_distinct(matcher):
+    match = matcher.match_question("账号被封")
+    ids = [a.topic for a in match.alternatives]
+    assert len(ids) <= 3 and len(set(ids)) == len(ids) and match.topic not in ids
+
+
+def test_decision_answer_suggest_none_all_occur(matcher):
+    decisions = {matcher.match_question(q).decision for q in ["微信被封了怎么申诉", "封号", "今天天气怎么样"]}
+    assert {"answer", "none"} <= decisions
