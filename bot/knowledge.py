@@ -213,6 +213,9 @@ def _find_duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
     return None
 
 
+_MISSING = object()  # a required field that is absent: reported once, not again per check
+
+
 class _TopicChecker:
     """Turns one topic file's data into a Topic, or records why it cannot."""
 
@@ -229,6 +232,8 @@ class _TopicChecker:
         )
 
     def string(self, value: Any, fieldname: str, max_len: int | None = None) -> str:
+        if value is _MISSING:
+            return ""
         if not isinstance(value, str) or not value.strip():
             self.fail(fieldname, "must be a non-empty string")
             return ""
@@ -238,6 +243,8 @@ class _TopicChecker:
         return value
 
     def localized(self, value: Any, fieldname: str, max_len: int | None = None) -> Localized:
+        if value is _MISSING:
+            return Localized("", "")
         if not isinstance(value, dict):
             self.fail(fieldname, "must have 'zh' and 'en'")
             return Localized("", "")
@@ -252,6 +259,8 @@ class _TopicChecker:
         )
 
     def string_list(self, value: Any, fieldname: str, min_len: int = 1) -> tuple[str, ...]:
+        if value is _MISSING:
+            return ()
         if not isinstance(value, list):
             self.fail(fieldname, "must be a list")
             return ()
@@ -260,6 +269,8 @@ class _TopicChecker:
         return tuple(self.string(v, f"{fieldname}[{i}]") for i, v in enumerate(value))
 
     def mapping_list(self, value: Any, fieldname: str, keys: tuple[str, ...], min_len: int = 1) -> list[dict]:
+        if value is _MISSING:
+            return []
         if not isinstance(value, list) or len(value) < min_len:
             self.fail(fieldname, f"must be a list of at least {min_len} entries")
             return []
@@ -292,13 +303,13 @@ class _TopicChecker:
             self.fail("id", f"must equal the file name {self.topic_id!r}")
         if not ID_PATTERN.match(self.topic_id) or len(self.topic_id) > MAX_ID_LEN:
             self.fail("id", f"must be a lower-case slug of at most {MAX_ID_LEN} characters")
-        theme = self.string(data.get("theme"), "theme")
+        theme = self.string(data.get("theme", _MISSING), "theme")
         if theme and theme not in themes:
             self.fail("theme", f"{theme!r} is not a theme of themes.yaml")
         paths = [
             OfficialPath(self.localized(p.get("name"), f"official_paths[{i}].name"),
                          self.localized(p.get("how"), f"official_paths[{i}].how"))
-            for i, p in enumerate(self.mapping_list(data.get("official_paths"), "official_paths", ("name", "how")))
+            for i, p in enumerate(self.mapping_list(data.get("official_paths", _MISSING), "official_paths", ("name", "how")))
         ]
         warnings_raw = data.get("warnings", [])
         warnings = tuple(
@@ -308,18 +319,18 @@ class _TopicChecker:
             self.fail("warnings", "must be a list")
         sources = [
             Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.string(s.get("note"), f"sources[{i}].note"))
-            for i, s in enumerate(self.mapping_list(data.get("sources"), "sources", ("seed", "note")))
+            for i, s in enumerate(self.mapping_list(data.get("sources", _MISSING), "sources", ("seed", "note")))
         ]
         related_raw = data.get("related", [])
         related = self.string_list(related_raw, "related", min_len=0)
         topic = Topic(
             id=self.topic_id,
             theme=theme,
-            title=self.localized(data.get("title"), "title", MAX_TITLE),
-            summary=self.localized(data.get("summary"), "summary", MAX_SUMMARY),
-            questions=self.string_list(data.get("questions"), "questions", MIN_QUESTIONS),
-            keywords=self.string_list(data.get("keywords"), "keywords"),
-            answer=self.localized(data.get("answer"), "answer", MAX_ANSWER),
+            title=self.localized(data.get("title", _MISSING), "title", MAX_TITLE),
+            summary=self.localized(data.get("summary", _MISSING), "summary", MAX_SUMMARY),
+            questions=self.string_list(data.get("questions", _MISSING), "questions", MIN_QUESTIONS),
+            keywords=self.string_list(data.get("keywords", _MISSING), "keywords"),
+            answer=self.localized(data.get("answer", _MISSING), "answer", MAX_ANSWER),
             official_paths=tuple(paths),
             warnings=warnings,
             sources=tuple(sources),
