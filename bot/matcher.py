@@ -31,7 +31,9 @@ class MatchSettings:
     candidates: int = 24  # phrasings re-scored with rapidfuzz
     fuzz_weight: float = 0.25  # share of the character-level score in a phrasing's score
     second_weight: float = 0.15  # a topic's second-best phrasing adds this share
+    centroid_weight: float = 0.3  # similarity to the topic as a whole (all phrasings and keywords)
     keyword_weight: float = 0.35  # bonus for query weight covered by a topic's keywords
+    oov_weight: float = 0.6  # weight of a word the knowledge base never uses, as a share of the rarest word's
     none_below: float = 0.30  # best topic under this: out of scope
     answer_from: float = 0.45  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.06  # lead over the runner-up needed to answer outright
@@ -56,39 +58,64 @@ class Match:
     alternatives: tuple[Alternative, ...]
     lang: str  # language of the question: "zh" or "en"
     tokens: tuple[str, ...] = field(default=(), compare=False)
+    reject_score: float = field(default=0.0, compare=False)  # closest out-of-scope phrasing
 
 
 @dataclass
 class _Index:
-    """The phrasings of one language as an inverted index of normalised weights."""
+    """The phrasings of one language: an inverted index of normalised IDF weights.
+
+    Two views of the same phrasings: each phrasing alone (nearest neighbour) and
+    each topic as one centroid of its phrasings and keywords (robust when no
+    single phrasing is close).
+    """
 
     owners: list[str | None] = field(default_factory=list)  # topic id, None for out-of-scope
     texts: list[str] = field(default_factory=list)  # normalised text for rapidfuzz
     postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    centroids: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # token -> (topic, weight)
     idf: dict[str, float] = field(default_factory=dict)
     oov_idf: float = 1.0
     vocabulary: list[str] = field(default_factory=list)  # ASCII tokens, for typo repair
 
-    def build(self, docs: list[tuple[str | None, str, list[str]]]) -> None:
+    def build(self, docs: list[tuple[str | None, str, list[str]]], keywords: dict[str, list[str]], oov_weight: float) -> None:
         df: dict[str, int] = defaultdict(int)
         for _, _, toks in docs:
             for tok in set(toks):
                 df[tok] += 1
-        n = max(len(docs), 1)
+        for toks in keywords.values():
+            for tok in set(toks):
+                df[tok] += 1
+        n = max(len(docs) + len(keywords), 1)
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        # An unknown word is treated as rare: a question full of words the
+        # An unknown word counts as fairly rare: a question full of words the
         # knowledge base never uses is probably not about it.
-        self.oov_idf = math.log(1 + (n + 0.5) / 1.5)
+        self.oov_idf = oov_weight * math.log(1 + (n + 0.5) / 1.5)
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for i, (owner, text, toks) in enumerate(docs):
-            uniq = set(toks)
-            norm = math.sqrt(sum(self.idf[t] ** 2 for t in uniq)) or 1.0
-            for tok in uniq:
-                postings[tok].append((i, self.idf[tok] / norm))
+            vector = _unit({t: self.idf[t] for t in set(toks)})
+            for tok, w in vector.items():
+                postings[tok].append((i, w))
+                if owner is not None:
+                    sums[owner][tok] += w
             self.owners.append(owner)
             self.texts.append(text)
+        for topic_id, toks in keywords.items():
+            for tok, w in _unit({t: self.idf[t] for t in set(toks)}).items():
+                sums[topic_id][tok] += w
+        centroids: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for topic_id, vector in sums.items():
+            for tok, w in _unit(vector).items():
+                centroids[tok].append((topic_id, w))
         self.postings = dict(postings)
+        self.centroids = dict(centroids)
         self.vocabulary = sorted(t for t in self.idf if t.isascii() and t.isalpha() and len(t) >= 3)
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    return {t: w / norm for t, w in vector.items()}
 
 
 class Matcher:
@@ -111,18 +138,25 @@ class Matcher:
                 add(topic.id, question)
         for question in kb.out_of_scope:
             add(None, question)
-        self._index = {lang: _Index() for lang in docs}
-        for lang, lang_docs in docs.items():
-            self._index[lang].build(lang_docs)
         # Keywords as token sets: a keyword counts when all its tokens are in the question.
         self._keywords: dict[str, list[frozenset[str]]] = {}
+        keyword_tokens: dict[str, dict[str, list[str]]] = {"zh": {}, "en": {}}
         for topic in kb.topics.values():
             sets = []
             for kw in topic.keywords:
-                toks = frozenset(normaliser.tokens(kw))
+                toks = normaliser.tokens(kw)
                 if toks:
-                    sets.append(toks)
+                    sets.append(frozenset(toks))
+                    keyword_tokens[question_language(kw)].setdefault(topic.id, []).extend(toks)
             self._keywords[topic.id] = sets
+        self._keyword_owners: dict[str, set[str]] = defaultdict(set)
+        for topic_id, sets in self._keywords.items():
+            for toks in sets:
+                for tok in toks:
+                    self._keyword_owners[tok].add(topic_id)
+        self._index = {lang: _Index() for lang in docs}
+        for lang, lang_docs in docs.items():
+            self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight)
 
     def match_question(self, text: str) -> Match:
         """The decision for one question; never raises on any input string."""
@@ -134,35 +168,40 @@ class Matcher:
         if not tokens or not index.owners:
             return Match("none", None, 0.0, (), lang, tuple(tokens))
         tokens = self._repair_typos(tokens, index)
-        weights = {t: index.idf.get(t, index.oov_idf) for t in dict.fromkeys(tokens)}
-        qnorm = math.sqrt(sum(w * w for w in weights.values()))
+        weights = _unit({t: index.idf.get(t, index.oov_idf) for t in dict.fromkeys(tokens)})
 
         cosine: dict[int, float] = defaultdict(float)
+        centroid: dict[str, float] = defaultdict(float)
         for tok, w in weights.items():
             for doc, dw in index.postings.get(tok, ()):
-                cosine[doc] += w / qnorm * dw
-        if not cosine:
-            return Match("none", None, 0.0, (), lang, tuple(tokens))
+                cosine[doc] += w * dw
+            for topic_id, tw in index.centroids.get(tok, ()):
+                centroid[topic_id] += w * tw
 
         compact = _compact(norm)
-        best_doc: dict[str | None, list[float]] = defaultdict(list)
+        nearest: dict[str | None, list[float]] = defaultdict(list)
         for doc in heapq.nlargest(s.candidates, cosine, key=cosine.__getitem__):
             char_score = fuzz.ratio(compact, index.texts[doc], processor=None) / 100.0
+            # Character overlap only counts where words overlap too, or any two
+            # short questions would look alike.
             score = (1 - s.fuzz_weight) * cosine[doc] + s.fuzz_weight * char_score * min(1.0, cosine[doc] * 4)
-            best_doc[index.owners[doc]].append(score)
+            nearest[index.owners[doc]].append(score)
+        reject = max(nearest.pop(None, [0.0]))
 
-        reject = max(best_doc.pop(None, [0.0]))
-        query_tokens = set(weights)
+        candidates = set(nearest) | set(centroid)
+        for tok in weights:
+            candidates |= self._keyword_owners.get(tok, set())
         scored = []
-        for topic_id, scores in best_doc.items():
-            scores.sort(reverse=True)
+        for topic_id in candidates:
+            scores = sorted(nearest.get(topic_id, [0.0]), reverse=True)
             score = scores[0] + (s.second_weight * scores[1] if len(scores) > 1 else 0.0)
-            covered = set().union(*(kw for kw in self._keywords[topic_id] if kw <= query_tokens)) if self._keywords[topic_id] else set()
+            score += s.centroid_weight * centroid.get(topic_id, 0.0)
+            covered = {t for kw in self._keywords[topic_id] if kw <= weights.keys() for t in kw}
             if covered:
-                score += s.keyword_weight * sum(weights[t] ** 2 for t in covered) / (qnorm * qnorm)
+                score += s.keyword_weight * sum(weights[t] ** 2 for t in covered)
             scored.append((score, topic_id))
         if not scored:
-            return Match("none", None, round(reject, 4), (), lang, tuple(tokens))
+            return Match("none", None, 0.0, (), lang, tuple(tokens))
         scored.sort(reverse=True)
         top_score, top_topic = scored[0]
         runner_up = scored[1][0] if len(scored) > 1 else 0.0
@@ -170,13 +209,13 @@ class Matcher:
 
         if top_score < s.none_below or reject > top_score + s.reject_margin:
             # No topic, but the closest ones are still reported for evaluation and curators.
-            return Match("none", None, round(top_score, 4), tuple(ranked[: s.max_alternatives]), lang, tuple(tokens))
+            return Match("none", None, round(top_score, 4), tuple(ranked[: s.max_alternatives]), lang, tuple(tokens), reject)
         alternatives = tuple(ranked[1:])
         if top_score >= s.answer_from and top_score - runner_up >= s.answer_margin:
             decision: Decision = "answer"
         else:
             decision = "suggest"
-        return Match(decision, top_topic, round(top_score, 4), alternatives, lang, tuple(tokens))
+        return Match(decision, top_topic, round(top_score, 4), alternatives, lang, tuple(tokens), reject)
 
     def _repair_typos(self, tokens: list[str], index: _Index) -> list[str]:
         # Only unknown ASCII words: Chinese typos are handled by synonyms and the
