@@ -131,6 +131,48 @@ def cmd_eval(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _config(args):
+    from .config import load_config
+
+    path = Path(args.config)
+    if args.config != DEFAULT_CONFIG and not path.exists():
+        raise UserError(f"{path}: config file not found")
+    return load_config(path)
+
+
+def cmd_run(args, out: TextIO) -> ExitStatus:
+    from .tg.app import run
+
+    config = _config(args)
+    if args.kb and not config["knowledge.dir"]:
+        config.values["knowledge.dir"] = args.kb
+    run(config)
+    return ExitStatus.OK
+
+
+def cmd_stats(args, out: TextIO) -> ExitStatus:
+    from .store import Store
+
+    config = _config(args)
+    path = Path(config["storage.path"])
+    if not path.exists():
+        raise UserError(f"{path}: no database yet (it is created when the bot first runs)")
+    store = Store(path)
+    try:
+        out.write(f"Most frequent unanswered questions ({path}):\n")
+        rows = store.top_unanswered(args.limit)
+        out.write("".join(f"  {n:5}  {q}\n" for q, n in rows) or "  (none)\n")
+        out.write("\nFeedback votes per topic (👍 / 👎):\n")
+        votes = store.votes_by_topic()
+        out.write("".join(f"  {t:<28} {up:5} / {down}\n" for t, (up, down) in votes.items()) or "  (none)\n")
+    finally:
+        store.close()
+    return ExitStatus.OK
+
+
+DEFAULT_CONFIG = "config.yaml"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
     parser.add_argument("--kb", metavar="DIR", help="knowledge base folder (default: knowledge/ of this checkout)")
@@ -154,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("file")
     ev.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
     ev.set_defaults(func=cmd_eval)
+
+    run = sub.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN or the config)")
+    run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml; see config.example.yaml)")
+    run.set_defaults(func=cmd_run)
+
+    stats = sub.add_parser("stats", help="unanswered questions and feedback votes, for curators")
+    stats.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml)")
+    stats.add_argument("--limit", type=int, default=20, help="how many unanswered questions to list")
+    stats.set_defaults(func=cmd_stats)
     return parser
 
 

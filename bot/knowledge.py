@@ -60,6 +60,22 @@ UI_KEYS = (
     "related",
     "topic_list",
     "empty_question",
+    "all_topics",
+    "read_more",
+    "ask_in_private",
+    "welcome",
+    "help",
+    "rate_limited",
+    "text_only",
+    "apology",
+    "lang_choose",
+    "lang_auto",
+    "lang_set",
+    "report_intro",
+    "ask_usage",
+    "topic_usage",
+    "vote_thanks",
+    "button_expired",
 )
 
 

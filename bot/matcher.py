@@ -29,15 +29,15 @@ class MatchSettings:
     """Weights and thresholds; tuned on dev and leave-one-out, see README."""
 
     candidates: int = 24  # phrasings re-scored with rapidfuzz
-    fuzz_weight: float = 0.25  # share of the character-level score in a phrasing's score
-    second_weight: float = 0.15  # a topic's second-best phrasing adds this share
-    centroid_weight: float = 0.3  # similarity to the topic as a whole (all phrasings and keywords)
-    keyword_weight: float = 0.35  # bonus for query weight covered by a topic's keywords
-    oov_weight: float = 0.6  # weight of a word the knowledge base never uses, as a share of the rarest word's
+    fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
+    second_weight: float = 0.3  # a topic's second-best phrasing adds this share
+    centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
+    keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
+    oov_weight: float = 0.7  # weight of a word the knowledge base never uses, as a share of the rarest word's
     none_below: float = 0.30  # best topic under this: out of scope
     answer_from: float = 0.45  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.06  # lead over the runner-up needed to answer outright
-    reject_margin: float = 0.0  # out-of-scope phrasing this much closer than any topic: none
+    reject_margin: float = -0.05  # out-of-scope phrasing this much closer than any topic: none
     typo_cutoff: float = 84.0  # rapidfuzz ratio to repair an unknown English word
     max_alternatives: int = 3
 
@@ -198,7 +198,8 @@ class Matcher:
             score += s.centroid_weight * centroid.get(topic_id, 0.0)
             covered = {t for kw in self._keywords[topic_id] if kw <= weights.keys() for t in kw}
             if covered:
-                score += s.keyword_weight * sum(weights[t] ** 2 for t in covered)
+                # A keyword several topics share says less about which one is meant.
+                score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered)
             scored.append((score, topic_id))
         if not scored:
             return Match("none", None, 0.0, (), lang, tuple(tokens))

@@ -1,0 +1,1 @@
+"""The Telegram surface: builds the python-telegram-bot Application and its handlers."""

@@ -1,0 +1,191 @@
+"""Builds the python-telegram-bot Application: services, handlers, commands, polling or webhook."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from ..config import Config, require_token
+from ..errors import UserError
+from ..matcher import Matcher, load_matcher
+from ..store import Store
+from . import buttons, groups, inline, private
+from .common import RateLimiter, Services, services, ui, user_lang
+from .errors import on_error
+from .retry import RetryingLimiter
+
+log = logging.getLogger(__name__)
+
+# (command, Chinese description, English description); private and group menus.
+PRIVATE_COMMANDS = (
+    ("start", "开始 / 话题菜单", "Start / topic menu"),
+    ("topics", "按主题浏览", "Browse topics"),
+    ("appeal", "账号被封怎么申诉", "How to appeal a ban"),
+    ("report", "怎么举报赌博、色情、诈骗", "How to report gambling, porn, fraud"),
+    ("lang", "切换语言", "Change language"),
+    ("help", "使用说明", "Help"),
+)
+GROUP_COMMANDS = (
+    ("ask", "提问（可回复某条消息使用）", "Ask (or reply to a message with /ask)"),
+    ("topic", "发布某个话题卡片", "Post a topic card"),
+    ("help", "使用说明", "Help"),
+)
+MEDIA = (
+    filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.VIDEO | filters.AUDIO | filters.Document.ALL
+    | filters.VIDEO_NOTE | filters.ANIMATION | filters.LOCATION | filters.CONTACT
+)
+
+
+def file_url_for(base_url: str) -> str:
+    """Bot API file URL beside a base URL: http://h/bot -> http://h/file/bot."""
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else base_url.rstrip("/") + "/file/bot"
+
+
+async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Before any handler: a user past the limit gets one notice, then silence."""
+    user = update.effective_user
+    message = update.message
+    counted = update.callback_query is not None or (
+        message is not None
+        and (message.chat.type == "private" or (message.text or "").startswith("/"))
+    )
+    if user is None or not counted:
+        return
+    verdict = services(context).rate_limiter.check(user.id)
+    if verdict == "ok":
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer(ui(context, "rate_limited", user_lang(context, user)) if verdict == "notify" else None)
+    elif verdict == "notify" and message is not None:
+        await message.reply_text(ui(context, "rate_limited", user_lang(context, user)), do_quote=False)
+    raise ApplicationHandlerStop
+
+
+async def cmd_private_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question> in a private chat is the same as sending the question."""
+    text = " ".join(context.args or [])
+    await private.answer_question(update.effective_message, context, text, user_lang(context, update.effective_user, text))
+
+
+async def cmd_private_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/topic <id> in a private chat opens that card (like a deep link)."""
+    context.args = context.args[:1] if context.args else []
+    await private.cmd_start(update, context)
+
+
+async def post_init(application: Application) -> None:
+    """Register the command menus in Chinese and English."""
+    bot = application.bot
+    for scope, commands in ((BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS), (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
+        await bot.set_my_commands([BotCommand(c, en) for c, _, en in commands], scope=scope)
+        await bot.set_my_commands([BotCommand(c, zh) for c, zh, _ in commands], scope=scope, language_code="zh")
+    log.info("bot @%s ready", bot.username)
+
+
+async def post_shutdown(application: Application) -> None:
+    application.bot_data["services"].store.close()
+
+
+def add_handlers(application: Application) -> None:
+    private_chat = filters.ChatType.PRIVATE
+    group_chat = filters.ChatType.GROUPS
+    application.add_handler(TypeHandler(Update, rate_limit_gate), group=-1)
+    application.add_handlers([
+        CommandHandler("start", private.cmd_start, private_chat),
+        CommandHandler("help", private.cmd_help),
+        CommandHandler("topics", private.cmd_topics),
+        CommandHandler("appeal", private.cmd_appeal),
+        CommandHandler("report", private.cmd_report),
+        CommandHandler("lang", private.cmd_lang),
+        CommandHandler("ask", groups.cmd_ask, group_chat),
+        CommandHandler("ask", cmd_private_ask, private_chat),
+        CommandHandler("topic", groups.cmd_topic, group_chat),
+        CommandHandler("topic", cmd_private_topic, private_chat),
+        MessageHandler(private_chat & filters.TEXT & ~filters.COMMAND, private.on_private_text),
+        MessageHandler(group_chat & filters.TEXT & ~filters.COMMAND, groups.on_group_text),
+        MessageHandler(private_chat & MEDIA, private.on_non_text),
+        CallbackQueryHandler(buttons.on_button),
+        InlineQueryHandler(inline.on_inline_query),
+    ])
+    application.add_error_handler(on_error)
+
+
+def build_application(config: Config, matcher: Matcher | None = None, store: Store | None = None) -> Application:
+    """The Application with every handler; services are built here unless given (tests share them)."""
+    token = require_token(config)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .rate_limiter(RetryingLimiter())
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .concurrent_updates(16)
+        .connection_pool_size(32)
+    )
+    base_url = config["telegram.base_url"]
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
+    application = builder.build()
+    application.bot_data["services"] = Services(
+        matcher=matcher or load_matcher(config["knowledge.dir"] or None),
+        store=store or Store(config["storage.path"]),
+        rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
+    )
+    add_handlers(application)
+    return application
+
+
+class _RedactToken(logging.Filter):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def setup_logging(level: str, token: str) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    # httpx logs every request URL, and a Bot API URL contains the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactToken(token))
+
+
+def run(config: Config) -> None:
+    """Run the bot until SIGINT or SIGTERM (PTB stops cleanly on both)."""
+    token = require_token(config)
+    setup_logging(config["logging.level"], token)
+    if config["telegram.mode"] == "webhook" and not config["telegram.webhook.url"]:
+        raise UserError("telegram.mode is webhook but telegram.webhook.url is empty (see config.example.yaml)")
+    application = build_application(config)
+    if config["telegram.mode"] == "webhook":
+        url = config["telegram.webhook.url"]
+        application.run_webhook(
+            listen=config["telegram.webhook.listen"],
+            port=config["telegram.webhook.port"],
+            url_path=urlparse(url).path.lstrip("/"),
+            webhook_url=url,
+            secret_token=config["telegram.webhook.secret_token"] or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,43 @@
+"""Inline-keyboard buttons: topics, themes, the menu, feedback votes, language. Every query is answered."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from .common import CB_LANG, CB_MENU, CB_THEME, CB_TOPIC, CB_VOTE, send_card, services, themes_keyboard, topics_keyboard, ui, user_lang
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Dispatch a button press by its callback-data prefix."""
+    svc = services(context)
+    query = update.callback_query
+    lang = user_lang(context, update.effective_user)
+    prefix, _, arg = (query.data or "").partition(":")
+    message = query.message
+    if prefix == CB_TOPIC and arg in svc.kb.topics and message is not None:
+        await query.answer()
+        await send_card(message, context, svc.kb.topics[arg], lang)
+    elif prefix == CB_THEME and message is not None and any(t.id == arg for t in svc.kb.themes):
+        await query.answer()
+        # A new message rather than an edit: the menu may sit under a no-answer worth keeping.
+        await message.reply_text(
+            next(t.title.get(lang) for t in svc.kb.themes if t.id == arg),
+            reply_markup=topics_keyboard(svc.kb, svc.kb.topics_in_theme(arg), lang),
+            do_quote=False,
+        )
+    elif prefix == CB_MENU and message is not None:
+        await query.answer()
+        await message.reply_text(ui(context, "topic_list", lang), reply_markup=themes_keyboard(svc.kb, lang), do_quote=False)
+    elif prefix == CB_VOTE:
+        topic_id, _, vote = arg.rpartition(":")
+        if topic_id in svc.kb.topics and vote in ("0", "1"):
+            svc.store.record_vote(topic_id, 1 if vote == "1" else -1)
+        await query.answer(ui(context, "vote_thanks", lang))
+    elif prefix == CB_LANG and arg in ("zh", "en", "auto"):
+        svc.store.put(f"lang:{update.effective_user.id}", None if arg == "auto" else arg)
+        new_lang = user_lang(context, update.effective_user)
+        await query.answer(ui(context, "lang_set", new_lang))
+    else:
+        # Old buttons (a topic since removed, a message too old to edit) still get an answer.
+        await query.answer(ui(context, "button_expired", lang))

@@ -1,0 +1,154 @@
+"""What every Telegram handler shares: the services, language choice, keyboards, card sending."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from ..knowledge import KnowledgeBase, Topic
+from ..matcher import Match, Matcher
+from ..render import render_card_html, render_card_short_html
+from ..store import Store
+from ..text import has_cjk
+
+# Callback data prefixes. Data is "<prefix>:<arg>", always under Telegram's 64 bytes
+# because topic and theme ids are limited to 40 characters.
+CB_TOPIC = "t"
+CB_THEME = "th"
+CB_MENU = "m"
+CB_VOTE = "v"
+CB_LANG = "l"
+
+
+def callback(prefix: str, *args: str) -> str:
+    data = ":".join((prefix, *args))
+    assert len(data.encode()) <= 64, data  # ids are validated at load; this guards new prefixes
+    return data
+
+
+@dataclass
+class RateLimiter:
+    """Per-user sliding window: past the limit, one notice, then silence until it passes."""
+
+    limit: int
+    window: float
+    clock: callable = time.monotonic
+    _hits: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))
+    _notified: set[int] = field(default_factory=set)
+
+    def check(self, user_id: int) -> str:
+        """'ok', 'notify' (first refusal in this window) or 'drop'."""
+        now = self.clock()
+        hits = self._hits[user_id]
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) < self.limit:
+            hits.append(now)
+            self._notified.discard(user_id)
+            return "ok"
+        if user_id in self._notified:
+            return "drop"
+        self._notified.add(user_id)
+        return "notify"
+
+
+@dataclass
+class Services:
+    """The bot's long-lived collaborators, stored once in application.bot_data."""
+
+    matcher: Matcher
+    store: Store
+    rate_limiter: RateLimiter
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.matcher.kb
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def user_lang(context: ContextTypes.DEFAULT_TYPE, user: User | None, text: str | None = None) -> str:
+    """The answer language: a /lang choice, else the question's script, else Telegram's language_code."""
+    if user is not None:
+        chosen = services(context).store.get(f"lang:{user.id}")
+        if chosen in ("zh", "en"):
+            return chosen
+    if text and has_cjk(text):
+        return "zh"
+    if text and any(c.isascii() and c.isalpha() for c in text):
+        return "en"
+    code = (user.language_code or "") if user else ""
+    return "zh" if code.lower().startswith("zh") else "en"
+
+
+def share_link(context: ContextTypes.DEFAULT_TYPE, topic_id: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={topic_id}"
+
+
+def ui(context: ContextTypes.DEFAULT_TYPE, key: str, lang: str) -> str:
+    return services(context).kb.text(key, lang)
+
+
+def short_label(text: str, limit: int = 40) -> str:
+    """Button labels stay short enough to read on a phone."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def themes_keyboard(kb: KnowledgeBase, lang: str) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(t.title.get(lang), callback_data=callback(CB_THEME, t.id))] for t in kb.themes]
+    return InlineKeyboardMarkup(rows)
+
+
+def topics_keyboard(kb: KnowledgeBase, topics: list[Topic], lang: str, back: bool = True) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(short_label(t.title.get(lang)), callback_data=callback(CB_TOPIC, t.id))] for t in topics]
+    if back:
+        rows.append([InlineKeyboardButton(kb.text("all_topics", lang), callback_data=callback(CB_MENU))])
+    return InlineKeyboardMarkup(rows)
+
+
+def card_keyboard(kb: KnowledgeBase, topic: Topic, lang: str) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton("↪ " + short_label(kb.topics[r].title.get(lang)), callback_data=callback(CB_TOPIC, r))]
+        for r in topic.related
+        if r in kb.topics
+    ][:4]
+    rows.append([
+        InlineKeyboardButton("👍", callback_data=callback(CB_VOTE, topic.id, "1")),
+        InlineKeyboardButton("👎", callback_data=callback(CB_VOTE, topic.id, "0")),
+        InlineKeyboardButton(kb.text("all_topics", lang), callback_data=callback(CB_MENU)),
+    ])
+    return InlineKeyboardMarkup(rows)
+
+
+async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> None:
+    """The full card in a private chat, split under the limit, buttons on the last part."""
+    svc = services(context)
+    parts = render_card_html(svc.kb, topic, lang, share_link(context, topic.id))
+    for i, part in enumerate(parts):
+        markup = card_keyboard(svc.kb, topic, lang) if i == len(parts) - 1 else None
+        await message.reply_html(part, reply_markup=markup, do_quote=False, disable_web_page_preview=True)
+    svc.store.record_view(topic.id)
+
+
+def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
+    svc = services(context)
+    return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
+
+
+def match_text(context: ContextTypes.DEFAULT_TYPE, text: str) -> Match:
+    return services(context).matcher.match_question(text)
+
+
+def effective_text(update: Update) -> str:
+    msg = update.effective_message
+    return (msg.text or msg.caption or "") if msg else ""
+
+
+HTML = ParseMode.HTML
