@@ -35,8 +35,8 @@ class MatchSettings:
     keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
     oov_weight: float = 0.7  # weight of a word the knowledge base never uses, as a share of the rarest word's
     none_below: float = 0.30  # best topic under this: out of scope
-    answer_from: float = 0.45  # best topic at or over this (and clear of the rest): answer
-    answer_margin: float = 0.06  # lead over the runner-up needed to answer outright
+    answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
+    answer_margin: float = 0.10  # lead over the runner-up needed to answer outright
     reject_margin: float = -0.05  # out-of-scope phrasing this much closer than any topic: none
     typo_cutoff: float = 84.0  # rapidfuzz ratio to repair an unknown English word
     max_alternatives: int = 3

@@ -37,3 +37,24 @@ def kb_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "knowledge"
     shutil.copytree(default_kb_dir(), dest)
     return dest
+
+
+@pytest.fixture
+def fake_api():
+    """A fresh loopback Bot API for one test."""
+    from .fake_bot_api import FakeBotAPI
+
+    with FakeBotAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot_runner(fake_api, matcher, tmp_path):
+    """The real Application polling the fake; yields (fake, runner)."""
+    from .tg_harness import BotRunner
+
+    runner = BotRunner(fake_api, matcher, tmp_path / "bot.sqlite3").start()
+    try:
+        yield fake_api, runner
+    finally:
+        runner.stop()

@@ -1,0 +1,151 @@
+"""A banned user talks to the bot in private: cards, suggestions, honest no-answers, languages."""
+
+from __future__ import annotations
+
+import json
+
+from .fake_bot_api import iter_buttons
+
+
+def sent_texts(fake) -> list[str]:
+    return [c["text"] for c in fake.calls_for("sendMessage")]
+
+
+def buttons_of(params) -> list[dict]:
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return list(iter_buttons(markup))
+
+
+def test_question_gets_the_topic_card_with_buttons_and_share_link(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1001, "我的微信突然被封号了，怎么申诉解封？")
+    [call] = fake.wait_for("sendMessage")
+    params = call.params
+    assert params["parse_mode"] == "HTML"
+    assert "https://t.me/SafetyTestBot?start=ban-appeal" in params["text"]
+    data = [b.get("callback_data") for b in buttons_of(params)]
+    assert "v:ban-appeal:1" in data and "v:ban-appeal:0" in data and "m" in data
+    assert any(d and d.startswith("t:") for d in data)
+    assert not fake.rejections
+
+
+def test_english_question_gets_an_english_card(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1002, "someone on the street asked me to scan a QR code to help him register", language_code="zh-hans")
+    [call] = fake.wait_for("sendMessage")
+    assert "Official channels" in call.params["text"]
+    assert not fake.rejections
+
+
+def test_vague_question_offers_did_you_mean_buttons(bot_runner):
+    fake, runner = bot_runner
+    match = runner.application.bot_data["services"].matcher.match_question("封号")
+    assert match.decision == "suggest", "the fixture question must be ambiguous"
+    fake.private_message(1003, "封号")
+    [call] = fake.wait_for("sendMessage")
+    data = [b["callback_data"] for b in buttons_of(call.params)]
+    assert data[0] == f"t:{match.topic}" and len(data) >= 2
+    assert not fake.rejections
+
+
+def test_out_of_scope_gets_honest_no_answer_with_channels_and_is_stored_masked(bot_runner):
+    fake, runner = bot_runner
+    fake.private_message(1004, "帮我订一张明天去上海的火车票，联系电话13812345678")
+    [call] = fake.wait_for("sendMessage")
+    text = call.params["text"]
+    assert "110" in text and "96110" in text
+    assert any(b["callback_data"].startswith("th:") for b in buttons_of(call.params))
+    [(question, count)] = runner.store.top_unanswered()
+    assert "13812345678" not in question and "[手机号]" in question
+
+
+def test_sticker_gets_a_text_only_hint(bot_runner):
+    fake, _ = bot_runner
+    fake.sticker_message(1005)
+    [call] = fake.wait_for("sendMessage")
+    assert "only read text" in call.params["text"]  # the fake's sticker sender has no language_code
+
+
+def test_hostile_text_never_breaks_the_bot(bot_runner):
+    fake, _ = bot_runner
+    hostile = [
+        "<b>微信被封</b> & <script>alert(1)</script> 怎么办 &amp; &lt;",
+        "微信被封了 " + "😀" * 3000,
+        "שלום مرحبا 微信 被封了 \u202e怎么办",
+        "啊" * 10_000,
+        "\x00\x07 控制字符 \x1b[31m",
+    ]
+    for i, text in enumerate(hostile):
+        fake.private_message(1100 + i, text)
+    fake.wait_for("sendMessage", count=len(hostile))
+    assert not fake.rejections, fake.summary()
+    chats = {c["chat_id"] for c in fake.calls_for("sendMessage")}
+    assert chats == {1100 + i for i in range(len(hostile))}
+
+
+def test_topic_browser_by_theme_and_every_button_answered(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1006, "/topics")
+    [menu] = fake.wait_for("sendMessage")
+    themes = [b["callback_data"] for b in buttons_of(menu.params)]
+    assert "th:banned" in themes
+    fake.callback_query(1006, "th:offers")
+    calls = fake.wait_for("sendMessage", count=2)
+    topic_buttons = [b["callback_data"] for b in buttons_of(calls[-1].params)]
+    assert "t:sell-sim-card" in topic_buttons
+    fake.callback_query(1006, "t:sell-sim-card")
+    calls = fake.wait_for("sendMessage", count=3)
+    assert "?start=sell-sim-card" in calls[-1].params["text"]
+    fake.callback_query(1006, "no-such-prefix:x")
+    fake.wait_for("answerCallbackQuery", count=3)
+    assert not fake.rejections, fake.summary()
+
+
+def test_feedback_votes_are_stored(bot_runner):
+    fake, runner = bot_runner
+    fake.callback_query(1007, "v:sell-sim-card:1")
+    fake.callback_query(1007, "v:sell-sim-card:0")
+    fake.callback_query(1008, "v:sell-sim-card:1")
+    answers = fake.wait_for("answerCallbackQuery", count=3)
+    assert all(a.params.get("text") for a in answers)
+    assert runner.store.votes_by_topic()["sell-sim-card"] == (2, 1)
+
+
+def test_appeal_and_report_commands(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1009, "/appeal")
+    [card] = fake.wait_for("sendMessage")
+    assert "?start=ban-appeal" in card.params["text"]
+    fake.private_message(1009, "/report")
+    calls = fake.wait_for("sendMessage", count=2)
+    data = [b["callback_data"] for b in buttons_of(calls[-1].params)]
+    assert data == ["t:report-gambling", "t:report-porn-contraband", "t:report-fraud-general"]
+
+
+def test_lang_command_switches_the_answer_language(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1010, "/lang")
+    fake.wait_for("sendMessage")
+    fake.callback_query(1010, "l:en")
+    fake.wait_for("answerCallbackQuery")
+    fake.private_message(1010, "微信被封了怎么申诉")
+    calls = fake.wait_for("sendMessage", count=2)
+    assert "Official channels" in calls[-1].params["text"]
+
+
+def test_language_falls_back_to_telegram_language_code(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1011, "/help", language_code="en")
+    fake.private_message(1012, "/help", language_code="zh-hant")
+    calls = fake.wait_for("sendMessage", count=2)
+    by_chat = {c.params["chat_id"]: c.params["text"] for c in calls}
+    assert "Just send your question" in by_chat[1011] and "直接发送" in by_chat[1012]
+
+
+def test_commands_are_registered_in_chinese_and_english(bot_runner):
+    fake, _ = bot_runner
+    calls = fake.wait_for("setMyCommands", count=4)
+    langs = {c.params.get("language_code") for c in calls}
+    assert langs == {None, "zh"}
