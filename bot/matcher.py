@@ -10,10 +10,11 @@ base is computed once in Matcher.__init__.
 
 from __future__ import annotations
 
-import heapq
+import gc
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -150,10 +151,14 @@ class Matcher:
                     keyword_tokens[question_language(kw)].setdefault(topic.id, []).extend(toks)
             self._keywords[topic.id] = sets
         self._keyword_owners: dict[str, set[str]] = defaultdict(set)
+        # token -> the (topic, keyword) pairs whose keyword contains it: lets a
+        # question look up only the keywords its own words could complete.
+        self._keywords_by_token: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
         for topic_id, sets in self._keywords.items():
             for toks in sets:
                 for tok in toks:
                     self._keyword_owners[tok].add(topic_id)
+                    self._keywords_by_token[tok].append((topic_id, toks))
         self._index = {lang: _Index() for lang in docs}
         for lang, lang_docs in docs.items():
             self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight)
@@ -180,26 +185,28 @@ class Matcher:
 
         compact = _compact(norm)
         nearest: dict[str | None, list[float]] = defaultdict(list)
-        for doc in heapq.nlargest(s.candidates, cosine, key=cosine.__getitem__):
+        # sorted() over (doc, score) pairs runs in C; heapq.nlargest with a key did not.
+        for doc, cos in sorted(cosine.items(), key=itemgetter(1), reverse=True)[: s.candidates]:
             char_score = fuzz.ratio(compact, index.texts[doc], processor=None) / 100.0
             # Character overlap only counts where words overlap too, or any two
             # short questions would look alike.
-            score = (1 - s.fuzz_weight) * cosine[doc] + s.fuzz_weight * char_score * min(1.0, cosine[doc] * 4)
+            score = (1 - s.fuzz_weight) * cos + s.fuzz_weight * char_score * min(1.0, cos * 4)
             nearest[index.owners[doc]].append(score)
         reject = max(nearest.pop(None, [0.0]))
 
-        candidates = set(nearest) | set(centroid)
+        covered: dict[str, set[str]] = defaultdict(set)
         for tok in weights:
-            candidates |= self._keyword_owners.get(tok, set())
+            for topic_id, keyword in self._keywords_by_token.get(tok, ()):
+                if keyword <= weights.keys():
+                    covered[topic_id] |= keyword
         scored = []
-        for topic_id in candidates:
+        for topic_id in set(nearest) | set(centroid) | set(covered):
             scores = sorted(nearest.get(topic_id, [0.0]), reverse=True)
             score = scores[0] + (s.second_weight * scores[1] if len(scores) > 1 else 0.0)
             score += s.centroid_weight * centroid.get(topic_id, 0.0)
-            covered = {t for kw in self._keywords[topic_id] if kw <= weights.keys() for t in kw}
-            if covered:
+            if topic_id in covered:
                 # A keyword several topics share says less about which one is meant.
-                score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered)
+                score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered[topic_id])
             scored.append((score, topic_id))
         if not scored:
             return Match("none", None, 0.0, (), lang, tuple(tokens))
@@ -240,4 +247,9 @@ def load_matcher(kb_dir=None, settings: MatchSettings | None = None) -> Matcher:
     from .knowledge import load_knowledge
 
     kb = load_knowledge(kb_dir)
-    return Matcher(kb, TextNormaliser(kb.synonyms, kb.userdict), settings)
+    matcher = Matcher(kb, TextNormaliser(kb.synonyms, kb.userdict), settings)
+    # jieba's dictionary is half a million objects that never die; left in the
+    # collector's generations, every full collection walks them and stalls a
+    # question for milliseconds. Freezing moves them out of its reach.
+    gc.freeze()
+    return matcher
