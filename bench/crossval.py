@@ -58,11 +58,13 @@ def main() -> None:
     print(f"== {args.folds}-fold cross-validation over the knowledge base's phrasings")
     print(report.render(show_misses=args.misses), end="")
     full = Matcher(kb, normaliser, settings)
-    for name in ("dev.yaml", "validation.yaml"):
+    # validation.yaml is an independent measure: its misses are not printed, so
+    # nobody tunes phrasings to it by accident.
+    for name, show in (("dev.yaml", args.misses), ("validation.yaml", False)):
         path = ROOT / "tests" / "data" / name
         if path.exists():
             print(f"== {name}")
-            print(evaluate(full, load_cases(path)).render(show_misses=args.misses), end="")
+            print(evaluate(full, load_cases(path)).render(show_misses=show), end="")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@ request encoding, retries, error mapping) runs for real; only Telegram is fake::
         fake.wait_for("sendMessage")          # or: await fake.await_calls(...)
         assert not fake.rejections
 
+Test-facing API of :class:`FakeBotAPI`: update builders (``push_update``,
+``private_message``, ``group_message``, ``callback_query``, ``inline_query``,
+``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
+``faults``, ``wait_for``, ``await_calls``, ``summary``), configuration
+(``set_member_status``, ``bot_can_delete_messages``, ``add_file``) and fault
+injection (``inject``).
+
 Shape follows httpie's ``tests/utils/http_server.py``: a stdlib
 ``ThreadingHTTPServer`` on ``127.0.0.1:0`` served from a daemon thread.
 
@@ -62,6 +69,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "DEFAULT_TOKEN",
     "ApiError",
     "BotApiSpec",
     "Call",
@@ -70,8 +78,12 @@ __all__ = [
     "HtmlParseError",
     "Rejection",
     "UploadedFile",
+    "command_entities",
     "default_spec_path",
+    "iter_buttons",
     "parse_html",
+    "render_text",
+    "utf16_len",
 ]
 
 JSONDict = dict[str, Any]
@@ -130,11 +142,14 @@ class ApiError(Exception):
         description: str,
         error_code: int = 400,
         parameters: JSONDict | None = None,
+        *,
+        injected: bool = False,
     ) -> None:
         super().__init__(description)
         self.description = description
         self.error_code = error_code
         self.parameters = parameters
+        self.injected = injected  # served by inject(), recorded as a Fault
 
     def payload(self) -> JSONDict:
         body: JSONDict = {
@@ -748,7 +763,9 @@ class _Validator:
 
     def _type_InlineKeyboardButton(self, button: JSONDict, path: str) -> None:  # noqa: N802
         if not str(button.get("text", "")).strip():
-            raise ApiError("Bad Request: can't parse inline keyboard button: text must be non-empty")
+            raise ApiError(
+                "Bad Request: can't parse inline keyboard button: text must be non-empty"
+            )
         actions = [
             name
             for name in self.spec.fields("InlineKeyboardButton")
@@ -835,6 +852,9 @@ def _parse_multipart(content_type: str, body: bytes) -> JSONDict:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as PTB's httpx pool expects
+    # Headers and body go out in two writes; with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK (~40 ms), which would swamp any latency figure.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_POST(self) -> None:  # noqa: N802
@@ -1107,14 +1127,18 @@ class FakeBotAPI:
     def summary(self, limit: int = 40) -> str:
         """Human-readable digest of calls, rejections and faults (for failures)."""
         with self._cond:
-            calls, rejections, faults = list(self._calls), list(self._rejections), list(self._faults)
+            calls = list(self._calls)
+            rejections = list(self._rejections)
+            faults = list(self._faults)
         polls = sum(1 for c in calls if c.method == "getUpdates")
         lines = [f"calls ({len(calls)}, of which {polls} getUpdates):"]
         shown = [c for c in calls if c.method != "getUpdates"][-limit:]
         lines += [f"  {c.method} {_short(c.params)}" for c in shown]
         if rejections:
             lines.append(f"rejections ({len(rejections)}):")
-            lines += [f"  {r.method}: {r.description} {_short(r.params)}" for r in rejections[-limit:]]
+            lines += [
+                f"  {r.method}: {r.description} {_short(r.params)}" for r in rejections[-limit:]
+            ]
         if faults:
             lines.append(f"injected faults served ({len(faults)}):")
             lines += [f"  {f.method} -> {f.status}" for f in faults[-limit:]]
@@ -1343,7 +1367,7 @@ class FakeBotAPI:
             self._validator.validate(method, params)
             result = self._dispatch(method, params)
         except ApiError as err:
-            if not injected_fault(err):  # injected ones are already in self._faults
+            if not err.injected:  # those are already in self._faults
                 self._record_rejection(method_name, params, err.description)
             handler.reply(err.error_code, _dumps(err.payload()))
             return
@@ -1366,17 +1390,17 @@ class FakeBotAPI:
         status = injected.status
         assert status is not None
         if status == 429:
-            error = ApiError(
+            return ApiError(
                 injected.description or f"Too Many Requests: retry after {injected.retry_after}",
                 429,
                 {"retry_after": injected.retry_after},
+                injected=True,
             )
-        else:
-            error = ApiError(
-                injected.description or _FAULT_DESCRIPTIONS.get(status, "Injected error"), status
-            )
-        error.injected = True  # type: ignore[attr-defined]
-        return error
+        return ApiError(
+            injected.description or _FAULT_DESCRIPTIONS.get(status, "Injected error"),
+            status,
+            injected=True,
+        )
 
     def _record_rejection(self, method: str, params: JSONDict, description: str) -> None:
         with self._cond:
@@ -1622,9 +1646,9 @@ class FakeBotAPI:
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup  # Telegram echoes only inline keyboards
-        reply = params.get("reply_parameters") or (
-            {"message_id": params["reply_to_message_id"]} if "reply_to_message_id" in params else None
-        )
+        reply = params.get("reply_parameters")
+        if reply is None and "reply_to_message_id" in params:  # pre-7.0 style
+            reply = {"message_id": params["reply_to_message_id"]}
         if isinstance(reply, dict) and reply.get("message_id") is not None:
             target = self._chat(reply.get("chat_id", chat["id"]))
             original = self._messages.get((target["id"], int(reply["message_id"])))
@@ -1827,7 +1851,7 @@ class FakeBotAPI:
         configured = self._members.get((chat_id, user_id))
         if configured is not None:
             return configured
-        if user_id == self.bot_id:
+        if user_id == self.bot_id and chat_id < 0:  # groups and channels
             return "administrator", {"can_delete_messages": self.bot_can_delete_messages}
         return "member", {}
 
@@ -1894,9 +1918,10 @@ class FakeBotAPI:
             file_id = source  # re-sending a known file_id keeps it
         if type_name == "Array of PhotoSize":
             file_id = file_id or self._new_file_id()
+            sizes = [(f"{file_id}s", 90, 90), (file_id, 1280, 720)]  # thumbnail, full
             return [
-                self._media_object("PhotoSize", {"file_id": f"{file_id}s", "width": 90, "height": 90}),
-                self._media_object("PhotoSize", {"file_id": file_id, "width": 1280, "height": 720}),
+                self._media_object("PhotoSize", {"file_id": fid, "width": w, "height": h})
+                for fid, w, h in sizes
             ]
         if not self.spec.is_object(type_name):
             return {}
@@ -1910,7 +1935,8 @@ class FakeBotAPI:
             overrides["file_name"] = source.filename
         if type_name == "Poll":
             overrides["options"] = [
-                {"text": str(o.get("text", "")), "voter_count": 0} for o in params.get("options", [])
+                {"text": str(option.get("text", "")), "voter_count": 0}
+                for option in params.get("options", [])
             ]
         return self._media_object(type_name, overrides)
 
@@ -1926,10 +1952,6 @@ def command_entities(text: str) -> list[JSONDict]:
     if match is None:
         return []
     return [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group())}]
-
-
-def injected_fault(err: ApiError) -> bool:
-    return bool(getattr(err, "injected", False))
 
 
 def _without_reply(message: JSONDict) -> JSONDict:

@@ -148,7 +148,9 @@ def test_form_values_are_decoded_by_spec_type(fake: FakeBotAPI) -> None:
             "chat_id": "5",
             "text": "123",
             "disable_notification": "true",
-            "reply_markup": json.dumps({"inline_keyboard": [[{"text": "a", "url": "https://a.b"}]]}),
+            "reply_markup": json.dumps(
+                {"inline_keyboard": [[{"text": "a", "url": "https://a.b"}]]}
+            ),
         },
     )
     assert response.json()["ok"] is True
