@@ -112,6 +112,36 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
         out.write(match_as_text(kb, matcher.match_question(line), lang) + "\n")
 
 
+def verdict_as_text(kb: KnowledgeBase, verdict, lang: str) -> str:
+    """What a person reads for one checked message in the terminal."""
+    labels = {"high": ("高风险", "HIGH RISK"), "medium": ("中等风险", "MEDIUM RISK"), "low": ("低风险", "low risk")}
+    zh, en = labels[verdict.risk]
+    lines = [zh if lang == "zh" else en]
+    if verdict.context != "ad":
+        lines.append(kb.text(f"check_context_{verdict.context}", lang))
+    for flag in verdict.flags:
+        lines.append(f"  ⚠ {flag.label.get(lang)}: “{flag.trigger}” → {flag.topic}")
+    if verdict.topics:
+        lines.append(kb.text("related", lang) + ": " + ", ".join(kb.topics[t].title.get(lang) + f" ({t})" for t in verdict.topics))
+    return "\n".join(lines)
+
+
+def cmd_check_message(args, out: TextIO) -> ExitStatus:
+    from .checker import MessageChecker
+    from .text import question_language
+
+    checker = MessageChecker(load_knowledge(args.kb))
+    messages = read_lines(sys.stdin) if args.text == "-" else [args.text]
+    for message in messages:
+        verdict = checker.check_message(message)
+        if args.json:
+            out.write(json.dumps(verdict.as_json(), ensure_ascii=False) + "\n")
+        else:
+            out.write(verdict_as_text(checker.kb, verdict, args.lang or question_language(message)) + "\n\n")
+    out.flush()
+    return ExitStatus.OK
+
+
 def cmd_check(args, out: TextIO) -> ExitStatus:
     kb = load_knowledge(args.kb_dir or args.kb)
     phrasings = sum(len(t.questions) for t in kb.topics.values())
@@ -191,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a knowledge base folder")
     check.add_argument("kb_dir", nargs="?", help="the folder (default: knowledge/)")
     check.set_defaults(func=cmd_check)
+
+    cm = sub.add_parser("check-message", help="is this ad, DM or notice a scam? (one per line with '-')")
+    cm.add_argument("text", help="the message, or '-' to read one per line from standard input (\\n inside a line is a line break)")
+    cm.add_argument("--json", action="store_true", help="print one JSON object per message")
+    cm.add_argument("--lang", choices=("zh", "en"), help="language of the verdict (default: the message's)")
+    cm.set_defaults(func=cmd_check_message)
 
     ev = sub.add_parser("eval", help="accuracy on a labelled question file (format of shared/eval/dev.yaml)")
     ev.add_argument("file")

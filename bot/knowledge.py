@@ -76,6 +76,8 @@ UI_KEYS = (
     "topic_usage",
     "vote_thanks",
     "button_expired",
+    "check_context_warning",
+    "check_context_question",
 )
 
 
@@ -128,6 +130,25 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class RedFlag:
+    """One sign of a scam or recruitment ad, as curated in red_flags.yaml."""
+
+    id: str
+    topic: str
+    weight: int
+    label: Localized
+    patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class RedFlags:
+    flags: tuple[RedFlag, ...] = ()
+    warning_cues: tuple[re.Pattern[str], ...] = ()
+    question_cues: tuple[re.Pattern[str], ...] = ()
+    contact_cues: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Theme:
     id: str
     title: Localized
@@ -141,7 +162,7 @@ class KnowledgeBase:
     synonyms: SynonymTable
     out_of_scope: tuple[str, ...]
     ui: dict[str, Localized]
-    extra: dict[str, Any] = field(default_factory=dict)
+    red_flags: RedFlags = field(default_factory=RedFlags)
 
     @property
     def userdict(self) -> Path:
@@ -456,6 +477,73 @@ def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
     return ui
 
 
+def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(items, list) or not items:
+        problems.append(f"{where}: must be a non-empty list of regular expressions")
+        return ()
+    compiled = []
+    for i, pattern in enumerate(items):
+        if not isinstance(pattern, str) or not pattern:
+            problems.append(f"{where}[{i}]: must be a non-empty string")
+            continue
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            problems.append(f"{where}[{i}]: invalid regular expression ({exc})")
+    return tuple(compiled)
+
+
+RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
+
+
+def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
+    reader, data = _read_optional(root, "red_flags.yaml", problems)
+    if data is None:
+        return RedFlags()
+    if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
+        problems.append(f"{reader.label}: field 'flags': must be a list of red flags")
+        return RedFlags()
+    for key in data:
+        if key not in ("flags", "warning_cues", "question_cues", "contact_cues"):
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    flags, seen = [], set()
+    for i, item in enumerate(data["flags"]):
+        where = f"{reader.where('flags')}: flag {i + 1}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must be a mapping of {', '.join(RED_FLAG_FIELDS)}")
+            continue
+        flag_id = item.get("id")
+        where = f"{reader.where('flags')}: flag {flag_id!r}" if isinstance(flag_id, str) else where
+        unknown = [k for k in item if k not in RED_FLAG_FIELDS]
+        missing = [k for k in RED_FLAG_FIELDS if k not in item]
+        for key in unknown:
+            problems.append(f"{where}, field {key!r}: unknown field")
+        for key in missing:
+            problems.append(f"{where}, field {key!r}: missing")
+        if unknown or missing:
+            continue
+        if not isinstance(flag_id, str) or not ID_PATTERN.match(flag_id) or flag_id in seen:
+            problems.append(f"{where}, field 'id': must be a unique lower-case slug")
+            continue
+        seen.add(flag_id)
+        if item["topic"] not in topic_ids:
+            problems.append(f"{where}, field 'topic': no topic {item['topic']!r}")
+        if item["weight"] not in (1, 2, 3):
+            problems.append(f"{where}, field 'weight': must be 1, 2 or 3")
+        label = item["label"]
+        if (not isinstance(label, dict) or set(label) != set(LANGS)
+                or not all(isinstance(label.get(l), str) and label[l].strip() for l in LANGS)):
+            problems.append(f"{where}, field 'label': needs exactly zh and en (quote text that has commas)")
+            continue
+        patterns = _compile_patterns(item["patterns"], f"{where}, field 'patterns'", problems)
+        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns))
+    cues = {
+        key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
+        for key in ("warning_cues", "question_cues", "contact_cues")
+    }
+    return RedFlags(tuple(flags), **cues)
+
+
 def question_key(question: str) -> str:
     """What makes two phrasings 'the same question' for the duplicate check."""
     return _PUNCT.sub("", clean_input(question).casefold())
@@ -515,9 +603,10 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         if owner:
             problems.append(f"{root.name}/out_of_scope.yaml: {question!r} is also a question of topic {owner!r}")
     ui = _load_ui(root, problems)
+    red_flags = _load_red_flags(root, set(topics), problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
-    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui)
+    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags)

@@ -1,0 +1,113 @@
+"""'Is this legit?': pasted ads, DMs and notices get a risk verdict with the words that gave them away."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+import yaml
+
+from bot.__main__ import main
+from bot.checker import MessageChecker
+from bot.knowledge import KnowledgeError, load_knowledge
+
+from .conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def checker(kb):
+    return MessageChecker(kb)
+
+
+def rates(checker, path):
+    cases = yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
+    risky = [c for c in cases if c["risky"]]
+    benign = [c for c in cases if not c["risky"]]
+    caught = sum(checker.check_message(c["text"]).risk != "low" for c in risky)
+    flagged = [c["text"] for c in benign if checker.check_message(c["text"]).risk != "low"]
+    missed = [c["text"] for c in risky if checker.check_message(c["text"]).risk == "low"]
+    return caught / len(risky), len(flagged) / len(benign), missed, flagged
+
+
+def test_scam_dev_quality_gate(checker):
+    caught, false_alarms, missed, flagged = rates(checker, DATA / "scam-dev.yaml")
+    assert caught >= 0.95, missed
+    assert false_alarms <= 0.05, flagged
+
+
+def test_flags_name_their_trigger_words_and_topic(checker):
+    verdict = checker.check_message("高价收购手机卡，移动联通电信都要，一张200，当天结算，联系V：abc123")
+    assert verdict.risk == "high"
+    card = next(f for f in verdict.flags if f.id == "card-trade")
+    assert card.topic == "sell-sim-card" and "手机卡" in card.trigger
+    assert card.label.zh and card.label.en
+    assert verdict.topics[0] == "sell-sim-card"
+
+
+def test_traditional_chinese_trigger_is_quoted_as_written(checker):
+    verdict = checker.check_message("專業解封微信，不成功不收費")
+    assert verdict.risk == "high"
+    assert any("專業解封" in f.trigger for f in verdict.flags)
+
+
+def test_english_ad(checker):
+    verdict = checker.check_message("Easy money! Rent out your SIM card, 300 RMB each, paid daily, DM me")
+    assert verdict.risk == "high" and "sell-sim-card" in verdict.topics
+
+
+@pytest.mark.parametrize("text", [
+    "提醒大家：不要帮陌生人扫码辅助注册，会被封号",
+    "群公告：禁止在群内发广告、赌博链接，违者踢出",
+    "PSA: never give your verification code to anyone, even 'WeChat support'",
+    "有人让我帮他辅助解封，一次30块，这靠谱吗？",
+])
+def test_warnings_and_questions_that_quote_scam_words_are_low(checker, text):
+    verdict = checker.check_message(text)
+    assert verdict.risk == "low"
+    assert not verdict.flags or verdict.context in ("warning", "question")
+
+
+def test_a_warning_that_also_asks_to_be_contacted_is_still_an_ad(checker):
+    verdict = checker.check_message("注意！正规辅助解封，一单50，日结，加我私聊")
+    assert verdict.context == "ad" and verdict.risk == "high"
+
+
+@pytest.mark.parametrize("text", ["", "😀😀", "\x00\x1b[0m", "<b>hi</b>", "a" * 100_000])
+def test_hostile_input_is_low_and_never_raises(checker, text):
+    assert checker.check_message(text).risk == "low"
+
+
+def test_routing_tells_pasted_ads_from_questions(checker):
+    assert checker.reads_like_a_message("帮忙辅助解封微信，一单30元，日结，有意私聊")
+    assert not checker.reads_like_a_message("有人让我帮忙辅助解封，能做吗？")
+    assert not checker.reads_like_a_message("微信被封了怎么申诉")
+
+
+def test_cli_json_batch_with_escaped_line_breaks(monkeypatch):
+    lines = ["收微信老号，价格好说", "提醒大家：\\n不要帮陌生人扫码辅助注册", "", "\udcff"]
+    stdin = io.TextIOWrapper(io.BytesIO("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    out = io.StringIO()
+    assert main(["check-message", "--json", "-"], out) == 0
+    objs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [o["risk"] for o in objs] == ["high", "low", "low", "low"]
+    assert objs[0]["flags"][0]["trigger"] == "收微信老号" and objs[0]["flags"][0]["topic"] == "buy-sell-accounts"
+
+
+def test_cli_readable_output():
+    out = io.StringIO()
+    assert main(["check-message", "专业解封微信 QQ，不成功不收费，先付定金"], out) == 0
+    assert "高风险" in out.getvalue() and "paid-unseal-service" in out.getvalue()
+
+
+def test_broken_red_flag_regex_is_reported_with_file_and_flag(kb_copy):
+    path = kb_copy / "red_flags.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["flags"][0]["patterns"].append("([unclosed")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(kb_copy)
+    [problem] = info.value.problems
+    assert "red_flags.yaml" in problem and "scan-verify-for-others" in problem and "regular expression" in problem
