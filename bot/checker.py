@@ -106,21 +106,21 @@ class MessageChecker:
     def reads_like_a_message(self, text: str) -> bool:
         """True for a pasted ad or notice rather than a question to the bot.
 
-        Used to route private-chat text: questions go to the matcher, pasted ads
-        to the checker. Contact details, links, several lines or a risky verdict
-        without a question mark all say "ad".
+        Routes private-chat text: questions and first-person stories go to the
+        matcher; text with red flags that also looks like an ad (contact
+        details, a link, several lines, price tags, recruiting words) goes to
+        the checker.
         """
-        norm = self.normalise(text)
         verdict = self.check_message(text)
-        if verdict.context == "question":
+        if not verdict.flags or verdict.context != "ad":
             return False
-        if _any(self.rules.contact_cues, norm) and verdict.flags:
+        norm = self.normalise(text)
+        rules = self.rules
+        if _any(rules.contact_cues, norm) or re.search(r"https?://|www\.|\.(com|cn|xyz|top|cc|net)\b", norm):
             return True
-        if re.search(r"https?://|www\.|\.(com|cn|xyz|top|cc)\b", norm) and verdict.flags:
-            return True
-        if verdict.risk in ("high", "medium") and not _any(self.rules.question_cues, norm):
-            return True
-        return norm.count("\n") >= 2 and bool(verdict.flags)
+        if _any(rules.narrative_cues, norm) or _any(rules.question_cues, norm):
+            return False
+        return norm.count("\n") >= 2 or _any(rules.ad_cues, norm) or len(verdict.flags) >= 2
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:

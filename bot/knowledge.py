@@ -78,6 +78,41 @@ UI_KEYS = (
     "button_expired",
     "check_context_warning",
     "check_context_question",
+    "check_usage",
+    "check_high",
+    "check_medium",
+    "check_low",
+    "check_as_question",
+    "check_flags",
+    "banned_start",
+    "banned_ask_platform",
+    "banned_ask_notice",
+    "banned_notice_fraud",
+    "banned_notice_gambling",
+    "banned_notice_porn",
+    "banned_notice_helping",
+    "banned_notice_unknown",
+    "banned_other_platform",
+    "banned_checklist",
+    "banned_step_appeal",
+    "banned_step_money",
+    "banned_step_data",
+    "banned_step_dont",
+    "banned_step_reason",
+    "banned_other_note",
+    "flow_cancelled",
+    "flow_nothing_to_cancel",
+    "flow_expired",
+    "guard_usage",
+    "guard_admins_only",
+    "guard_on",
+    "guard_delete_on",
+    "guard_delete_no_right",
+    "guard_off",
+    "guard_status_on",
+    "guard_status_delete",
+    "guard_status_off",
+    "guard_warning",
 )
 
 
@@ -146,6 +181,8 @@ class RedFlags:
     warning_cues: tuple[re.Pattern[str], ...] = ()
     question_cues: tuple[re.Pattern[str], ...] = ()
     contact_cues: tuple[re.Pattern[str], ...] = ()
+    narrative_cues: tuple[re.Pattern[str], ...] = ()
+    ad_cues: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -494,6 +531,7 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
 
 
 RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
+RED_FLAG_CUES = ("warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues")
 
 
 def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
@@ -504,7 +542,7 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
         problems.append(f"{reader.label}: field 'flags': must be a list of red flags")
         return RedFlags()
     for key in data:
-        if key not in ("flags", "warning_cues", "question_cues", "contact_cues"):
+        if key not in ("flags", *RED_FLAG_CUES):
             problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
     flags, seen = [], set()
     for i, item in enumerate(data["flags"]):
@@ -539,7 +577,7 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
         flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns))
     cues = {
         key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
-        for key in ("warning_cues", "question_cues", "contact_cues")
+        for key in RED_FLAG_CUES
     }
     return RedFlags(tuple(flags), **cues)
 

@@ -21,9 +21,10 @@ from telegram.ext import (
 
 from ..config import Config, require_token
 from ..errors import UserError
+from ..checker import MessageChecker
 from ..matcher import Matcher, load_matcher
 from ..store import Store
-from . import buttons, groups, inline, private
+from . import banned, buttons, checks, groups, guard, inline, private
 from .common import RateLimiter, Services, services, ui, user_lang
 from .errors import on_error
 from .retry import RetryingLimiter
@@ -35,6 +36,9 @@ PRIVATE_COMMANDS = (
     ("start", "开始 / 话题菜单", "Start / topic menu"),
     ("topics", "按主题浏览", "Browse topics"),
     ("appeal", "账号被封怎么申诉", "How to appeal a ban"),
+    ("banned", "被封了？一步步帮你处理", "Banned? Step-by-step checklist"),
+    ("check", "这条消息靠谱吗？", "Is this message a scam?"),
+    ("cancel", "退出当前步骤", "Stop the current steps"),
     ("report", "怎么举报赌博、色情、诈骗", "How to report gambling, porn, fraud"),
     ("lang", "切换语言", "Change language"),
     ("help", "使用说明", "Help"),
@@ -42,6 +46,7 @@ PRIVATE_COMMANDS = (
 GROUP_COMMANDS = (
     ("ask", "提问（可回复某条消息使用）", "Ask (or reply to a message with /ask)"),
     ("topic", "发布某个话题卡片", "Post a topic card"),
+    ("guard", "防骗提醒（管理员）", "Scam guard (admins)"),
     ("help", "使用说明", "Help"),
 )
 MEDIA = (
@@ -111,6 +116,11 @@ def add_handlers(application: Application) -> None:
         CommandHandler("appeal", private.cmd_appeal),
         CommandHandler("report", private.cmd_report),
         CommandHandler("lang", private.cmd_lang),
+        CommandHandler("check", checks.cmd_check, private_chat),
+        CommandHandler("banned", banned.cmd_banned, private_chat),
+        CommandHandler("cancel", banned.cmd_cancel, private_chat),
+        CommandHandler("guard", guard.cmd_guard, group_chat),
+        MessageHandler(private_chat & filters.FORWARDED & (filters.TEXT | filters.CAPTION), checks.on_forwarded),
         CommandHandler("ask", groups.cmd_ask, group_chat),
         CommandHandler("ask", cmd_private_ask, private_chat),
         CommandHandler("topic", groups.cmd_topic, group_chat),
@@ -140,10 +150,12 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
     application = builder.build()
+    matcher = matcher or load_matcher(config["knowledge.dir"] or None)
     application.bot_data["services"] = Services(
-        matcher=matcher or load_matcher(config["knowledge.dir"] or None),
+        matcher=matcher,
         store=store or Store(config["storage.path"]),
         rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
+        checker=MessageChecker(matcher.kb),
     )
     add_handlers(application)
     return application

@@ -5,7 +5,22 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from .common import CB_LANG, CB_MENU, CB_THEME, CB_TOPIC, CB_VOTE, send_card, services, themes_keyboard, topics_keyboard, ui, user_lang
+from . import banned, checks
+from .common import (
+    CB_ASK_PASTED,
+    CB_BANNED,
+    CB_LANG,
+    CB_MENU,
+    CB_THEME,
+    CB_TOPIC,
+    CB_VOTE,
+    send_card,
+    services,
+    themes_keyboard,
+    topics_keyboard,
+    ui,
+    user_lang,
+)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,6 +53,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         svc.store.put(f"lang:{update.effective_user.id}", None if arg == "auto" else arg)
         new_lang = user_lang(context, update.effective_user)
         await query.answer(ui(context, "lang_set", new_lang))
+    elif prefix == CB_BANNED:
+        await banned.on_banned_button(update, context, arg)
+    elif prefix == CB_ASK_PASTED and message is not None and context.user_data.get(checks.LAST_PASTED):
+        await query.answer()
+        from .private import answer_question
+
+        text = context.user_data.pop(checks.LAST_PASTED)
+        await answer_question(message, context, text, user_lang(context, update.effective_user, text))
     else:
         # Old buttons (a topic since removed, a message too old to edit) still get an answer.
         await query.answer(ui(context, "button_expired", lang))

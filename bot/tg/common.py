@@ -11,6 +11,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from ..knowledge import KnowledgeBase, Topic
+from ..checker import MessageChecker
 from ..matcher import Match, Matcher
 from ..render import render_card_html, render_card_short_html
 from ..store import Store
@@ -23,6 +24,8 @@ CB_THEME = "th"
 CB_MENU = "m"
 CB_VOTE = "v"
 CB_LANG = "l"
+CB_ASK_PASTED = "aq"  # answer the last pasted text as a question
+CB_BANNED = "b"  # the /banned guided flow
 
 
 def callback(prefix: str, *args: str) -> str:
@@ -64,6 +67,7 @@ class Services:
     matcher: Matcher
     store: Store
     rate_limiter: RateLimiter
+    checker: MessageChecker
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -113,8 +117,15 @@ def topics_keyboard(kb: KnowledgeBase, topics: list[Topic], lang: str, back: boo
     return InlineKeyboardMarkup(rows)
 
 
+# Cards that also offer the /banned step-by-step checklist.
+GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
+
+
 def card_keyboard(kb: KnowledgeBase, topic: Topic, lang: str) -> InlineKeyboardMarkup:
-    rows = [
+    rows = []
+    if topic.id in GUIDED_FLOW_TOPICS:
+        rows.append([InlineKeyboardButton(kb.text("banned_start", lang), callback_data=callback(CB_BANNED, "start"))])
+    rows += [
         [InlineKeyboardButton("↪ " + short_label(kb.topics[r].title.get(lang)), callback_data=callback(CB_TOPIC, r))]
         for r in topic.related
         if r in kb.topics

@@ -8,7 +8,8 @@ from telegram import Message, Update
 from telegram.constants import MessageEntityType
 from telegram.ext import ContextTypes
 
-from .common import effective_text, group_card_html, match_text, services, ui, user_lang
+from . import guard
+from .common import group_card_html, match_text, services, ui, user_lang
 
 
 async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str) -> None:
@@ -68,6 +69,8 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """A mention of the bot or a reply to the bot's own message; anything else is ignored."""
     message = update.effective_message
     bot = context.bot
+    if await guard.screen(message, context):
+        return
     replied = message.reply_to_message
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
     question = _strip_bot_mention(message, bot.username)

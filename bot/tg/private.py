@@ -7,6 +7,7 @@ import html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from . import banned, checks
 from .common import (
     CB_LANG,
     CB_TOPIC,
@@ -48,9 +49,17 @@ async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, 
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any text in a private chat is a question."""
+    """Text in a private chat: a step of /banned, a pasted ad to check, or a question."""
     text = effective_text(update)
-    await answer_question(update.effective_message, context, text, user_lang(context, update.effective_user, text))
+    user = update.effective_user
+    message = update.effective_message
+    lang = user_lang(context, user, text)
+    if await banned.take_pasted_notice(message, context, user.id, text, lang):
+        return
+    if services(context).checker.reads_like_a_message(text):
+        await checks.reply_with_verdict(message, context, text, lang, offer_question=True)
+        return
+    await answer_question(message, context, text, lang)
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
