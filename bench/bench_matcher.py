@@ -65,7 +65,7 @@ def latencies_ms(matcher, questions: list[str]) -> list[float]:
 
 
 def generated_kb(n_topics: int, seed: int = 11) -> Path:
-    """A valid knowledge base of n_topics topics, built from the real one's words."""
+    """A valid knowledge base of n_topics topics: the real ones plus generated ones built from their words."""
     rng = random.Random(seed)
     src = default_kb_dir()
     dest = Path(tempfile.mkdtemp(prefix="kb-bench-"))
@@ -73,12 +73,10 @@ def generated_kb(n_topics: int, seed: int = 11) -> Path:
     kb_dir = dest / "knowledge"
     real = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((src / "topics").glob("*.yaml"))]
     vocab_zh = sorted({w for t in real for q in t["questions"] for w in _chunks(q)})
-    for p in (kb_dir / "topics").glob("*.yaml"):
-        p.unlink()
-    for i in range(n_topics):
+    for i in range(max(0, n_topics - len(real))):
         topic = dict(real[i % len(real)])
         topic["id"] = f"gen-{i:04d}"
-        topic["related"] = [f"gen-{(i + 1) % n_topics:04d}"]
+        topic["related"] = [real[i % len(real)]["id"]]
         topic["questions"] = [
             "".join(rng.sample(vocab_zh, rng.randint(3, 6))) + f"{i}-{j}" if j % 3 else
             " ".join(rng.choice(["how", "wechat", "account", "scam", "money", "ban", "report", "code"]) for _ in range(5)) + f" {i} {j}"

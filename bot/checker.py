@@ -24,6 +24,8 @@ Context = Literal["ad", "warning", "question"]
 MAX_CHECK_CHARS = 4000
 HIGH_FROM = 3
 MEDIUM_FROM = 2
+# An ad that asks to be contacted ("加我私聊", "DM me") is one step riskier.
+CONTACT_BONUS = 1
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,18 @@ class MessageChecker:
                     trigger = source[m.start(): m.end()].strip() or m.group(0)
                     hits.append(FlagHit(flag.id, flag.label, trigger, flag.topic, flag.weight))
                     break
+        rules = self.rules
         score = sum(h.weight for h in hits)
         context: Context = "ad"
-        if hits and not _any(self.rules.contact_cues, norm):
-            if _any(self.rules.warning_cues, norm):
+        has_contact = _any(rules.contact_cues, norm)
+        if hits and has_contact:
+            score += CONTACT_BONUS
+        elif hits:
+            if _any(rules.warning_cues, norm):
                 context = "warning"
-            elif _any(self.rules.question_cues, norm):
+            elif _any(rules.question_cues, norm) and (
+                _any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)
+            ):
                 context = "question"
         if context != "ad":
             risk: Risk = "low"

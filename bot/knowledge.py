@@ -183,6 +183,8 @@ class RedFlags:
     contact_cues: tuple[re.Pattern[str], ...] = ()
     narrative_cues: tuple[re.Pattern[str], ...] = ()
     ad_cues: tuple[re.Pattern[str], ...] = ()
+    request_cues: tuple[re.Pattern[str], ...] = ()
+    doubt_cues: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -531,7 +533,9 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
 
 
 RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
-RED_FLAG_CUES = ("warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues")
+RED_FLAG_CUES = (
+    "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
+)
 
 
 def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:

@@ -31,11 +31,11 @@ class MatchSettings:
 
     candidates: int = 24  # phrasings re-scored with rapidfuzz
     fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
-    second_weight: float = 0.3  # a topic's second-best phrasing adds this share
+    second_weight: float = 0.15  # a topic's second-best phrasing adds this share
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
     keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
-    oov_weight: float = 0.7  # weight of a word the knowledge base never uses, as a share of the rarest word's
-    none_below: float = 0.30  # best topic under this: out of scope
+    oov_weight: float = 1.0  # weight of a word the knowledge base never uses, as a share of the rarest word's
+    none_below: float = 0.35  # best topic under this: out of scope
     answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.10  # lead over the runner-up needed to answer outright
     reject_margin: float = -0.05  # out-of-scope phrasing this much closer than any topic: none
