@@ -31,8 +31,9 @@ def rates(checker, path):
     return caught / len(risky), len(flagged) / len(benign), missed, flagged
 
 
-def test_scam_dev_quality_gate(checker):
-    caught, false_alarms, missed, flagged = rates(checker, DATA / "scam-dev.yaml")
+@pytest.mark.parametrize("name", ["scam-dev.yaml", "scam-validation.yaml"])
+def test_scam_quality_gate(checker, name):
+    caught, false_alarms, missed, flagged = rates(checker, DATA / name)
     assert caught >= 0.95, missed
     assert false_alarms <= 0.05, flagged
 
