@@ -92,11 +92,14 @@ DEFAULT_TOKEN = "123456789:AAFakeTokenForTests_0123456789abcdefgh"
 
 
 def default_spec_path() -> Path:
-    """``$BOT_API_SPEC`` if set, else ``<repo>/../shared/telegram-bot-api/api.json``."""
+    """``$BOT_API_SPEC`` if set, else the copy of the Bot API 10.1 spec in tests/data.
+
+    The copy (MIT, see its LICENSE) keeps the tests self-contained in any clone.
+    """
     override = os.environ.get("BOT_API_SPEC")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "telegram-bot-api" / "api.json"
+    return Path(__file__).resolve().parent / "data" / "telegram-bot-api" / "api.json"
 
 
 # --------------------------------------------------------------------------- records
