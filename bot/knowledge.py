@@ -645,7 +645,8 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         if owner:
             problems.append(f"{root.name}/out_of_scope.yaml: {question!r} is also a question of topic {owner!r}")
     ui = _load_ui(root, problems)
-    red_flags = _load_red_flags(root, set(topics), problems)
+    # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
+    red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
