@@ -226,15 +226,27 @@ class Matcher:
         return Match(decision, top_topic, round(top_score, 4), alternatives, lang, tuple(tokens), reject)
 
     def _repair_typos(self, tokens: list[str], index: _Index) -> list[str]:
-        # Only unknown ASCII words: Chinese typos are handled by synonyms and the
-        # character-level re-scoring, and jieba already splits unknown Chinese.
+        """Map unknown words onto known ones: misspelt English, and Chinese words jieba glued together.
+
+        jieba often glues a function character onto the next word (能卖, 我该,
+        卡算); an unknown token whose tail or head is a known word counts as that word.
+        """
         out = []
         for tok in tokens:
-            if tok not in index.idf and tok.isascii() and tok.isalpha() and len(tok) >= 4 and index.vocabulary:
-                hit = process.extractOne(tok, index.vocabulary, scorer=fuzz.ratio, score_cutoff=self.settings.typo_cutoff)
-                if hit:
-                    tok = hit[0]
-            out.append(tok)
+            if tok in index.idf:
+                out.append(tok)
+            elif tok.isascii():
+                if tok.isalpha() and len(tok) >= 4 and index.vocabulary:
+                    hit = process.extractOne(tok, index.vocabulary, scorer=fuzz.ratio, score_cutoff=self.settings.typo_cutoff)
+                    if hit:
+                        tok = hit[0]
+                out.append(tok)
+            elif len(tok) >= 3 and tok[1:] in index.idf:
+                out.append(tok[1:])
+            elif len(tok) >= 3 and tok[:-1] in index.idf:
+                out.append(tok[:-1])
+            else:
+                out.append(tok)
         return out
 
 
