@@ -46,6 +46,7 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
     "warnings": (False, "list of {zh, en}: what not to do"),
     "sources": (True, "list of {seed, note}: where the guidance comes from"),
     "related": (True, "other topic ids"),
+    "requires": (False, "words of which a question must hold one for the topic to win outright"),
 }
 
 # Interface strings the code looks up in ui.yaml; a missing one is a load error,
@@ -162,6 +163,7 @@ class Topic:
     warnings: tuple[Localized, ...]
     sources: tuple[Source, ...]
     related: tuple[str, ...]
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,7 @@ class _TopicChecker:
             warnings=warnings,
             sources=tuple(sources),
             related=related,
+            requires=self.string_list(data.get("requires", []), "requires", min_len=0),
         )
         return topic if self.ok else None
 

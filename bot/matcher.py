@@ -33,7 +33,8 @@ class MatchSettings:
     fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
     second_weight: float = 0.15  # a topic's second-best phrasing adds this share
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
-    keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
+    keyword_weight: float = 0.7
+    requires_penalty: float = 0.5  # score factor for a topic whose `requires` words are all absent  # bonus for query weight covered by a topic's keywords
     oov_weight: float = 1.0  # weight of a word the knowledge base never uses, as a share of the rarest word's
     none_below: float = 0.35  # best topic under this: out of scope
     answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
@@ -150,6 +151,12 @@ class Matcher:
                     sets.append(frozenset(toks))
                     keyword_tokens[question_language(kw)].setdefault(topic.id, []).extend(toks)
             self._keywords[topic.id] = sets
+        # A topic's `requires` words as token sets, like keywords.
+        self._requires: dict[str, list[frozenset[str]]] = {
+            topic.id: [frozenset(t) for t in (normaliser.tokens(w) for w in topic.requires) if t]
+            for topic in kb.topics.values()
+            if topic.requires
+        }
         self._keyword_owners: dict[str, set[str]] = defaultdict(set)
         # token -> the (topic, keyword) pairs whose keyword contains it: lets a
         # question look up only the keywords its own words could complete.
@@ -207,6 +214,9 @@ class Matcher:
             if topic_id in covered:
                 # A keyword several topics share says less about which one is meant.
                 score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered[topic_id])
+            required = self._requires.get(topic_id)
+            if required and not any(words <= weights.keys() for words in required):
+                score *= s.requires_penalty
             scored.append((score, topic_id))
         if not scored:
             return Match("none", None, 0.0, (), lang, tuple(tokens))

@@ -56,3 +56,12 @@ def test_alternatives_are_at_most_three_and_distinct(matcher):
 def test_decision_answer_suggest_none_all_occur(matcher):
     decisions = {matcher.match_question(q).decision for q in ["微信被封了怎么申诉", "封号", "今天天气怎么样"]}
     assert {"answer", "none"} <= decisions
+
+
+@pytest.mark.parametrize("everyday, banned, topic", [
+    ("微信零钱怎么提现到银行卡", "微信被封了，零钱怎么提现到银行卡", "banned-funds-withdrawal"),
+    ("怎么把聊天记录备份到电脑", "号被封了，聊天记录还能备份出来吗", "banned-data-recovery"),
+])
+def test_topics_that_require_a_ban_word_leave_everyday_questions_alone(matcher, everyday, banned, topic):
+    assert matcher.match_question(everyday).topic != topic
+    assert matcher.match_question(banned).topic == topic
