@@ -22,6 +22,7 @@ Context = Literal["ad", "warning", "question"]
 # Long pastes are cut: an ad that needs more than this to show its hand is rare,
 # and the regexes' cost grows with length.
 MAX_CHECK_CHARS = 4000
+_SPACED_CJK = re.compile(r"(?:[\u4e00-\u9fff] ){2,}[\u4e00-\u9fff]")
 HIGH_FROM = 3
 MEDIUM_FROM = 2
 # An ad that asks to be contacted ("加我私聊", "DM me") is one step riskier.
@@ -69,7 +70,11 @@ class MessageChecker:
     def normalise(self, text: str) -> str:
         text = clean_input(text.replace("\\n", "\n"))[:MAX_CHECK_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
-        return self._t2s.convert(text) if has_cjk(text) else text
+        if has_cjk(text):
+            text = self._t2s.convert(text)
+            # "辅 助 注 册": ads space out their words to slip past filters.
+            text = _SPACED_CJK.sub(lambda m: m.group(0).replace(" ", ""), text)
+        return text
 
     def check_message(self, text: str) -> Verdict:
         """The verdict for one message; never raises on any input string."""
@@ -124,11 +129,14 @@ class MessageChecker:
             return False
         norm = self.normalise(text)
         rules = self.rules
-        if _any(rules.contact_cues, norm) or re.search(r"https?://|www\.|\.(com|cn|xyz|top|cc|net)\b", norm):
-            return True
-        if _any(rules.narrative_cues, norm) or _any(rules.question_cues, norm):
+        if _any(rules.question_cues, norm) or _any(rules.doubt_cues, norm):
             return False
-        return norm.count("\n") >= 2 or _any(rules.ad_cues, norm) or len(verdict.flags) >= 2
+        if re.search(r"https?://|www\.|\.(com|cn|xyz|top|cc|net)\b", norm):
+            return True
+        if _any(rules.narrative_cues, norm):
+            return False
+        return (_any(rules.contact_cues, norm) or norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
+                or len(verdict.flags) >= 2)
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
