@@ -15,7 +15,7 @@ from typing import Callable, TextIO
 
 from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from .matcher import Match, Matcher, load_matcher
+from .matcher import Match, load_matcher
 from .render import render_card_text, render_none_text, render_suggest_text
 
 
@@ -114,9 +114,7 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
 
 def verdict_as_text(kb: KnowledgeBase, verdict, lang: str) -> str:
     """What a person reads for one checked message in the terminal."""
-    labels = {"high": ("高风险", "HIGH RISK"), "medium": ("中等风险", "MEDIUM RISK"), "low": ("低风险", "low risk")}
-    zh, en = labels[verdict.risk]
-    lines = [zh if lang == "zh" else en]
+    lines = [kb.text(f"check_{verdict.risk}", lang)]
     if verdict.context != "ad":
         lines.append(kb.text(f"check_context_{verdict.context}", lang))
     for flag in verdict.flags:

@@ -10,12 +10,17 @@ import sys
 from .conftest import ROOT
 
 
-def test_bot_process_answers_and_stops_cleanly_on_sigterm(fake_api, tmp_path):
-    (tmp_path / "config.yaml").write_text("storage:\n  path: state/bot.sqlite3\nlogging:\n  level: DEBUG\n", encoding="utf-8")
+def start_bot(fake_api, cwd) -> subprocess.Popen:
+    """`python -m bot run` in `cwd` (where its config.yaml is), pointed at the fake Bot API."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake_api.token, "TELEGRAM_BASE_URL": f"{fake_api.url}/bot",
            "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def test_bot_process_answers_and_stops_cleanly_on_sigterm(fake_api, tmp_path):
+    (tmp_path / "config.yaml").write_text("storage:\n  path: state/bot.sqlite3\nlogging:\n  level: DEBUG\n", encoding="utf-8")
+    proc = start_bot(fake_api, tmp_path)
     try:
         fake_api.wait_for("getUpdates", timeout=30)
         fake_api.private_message(6001, "/start ban-appeal")
@@ -52,10 +57,7 @@ def test_webhook_mode_registers_the_url_and_takes_updates_with_the_secret(fake_a
         f"    port: {port}\n    url: {url}\n    secret_token: s3cret-Token\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake_api.token, "TELEGRAM_BASE_URL": f"{fake_api.url}/bot",
-           "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = start_bot(fake_api, tmp_path)
 
     def post(secret: str) -> int:
         update = {"update_id": 77, "message": {"message_id": 1, "date": int(time.time()),

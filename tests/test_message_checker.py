@@ -101,6 +101,7 @@ def test_cli_readable_output():
     out = io.StringIO()
     assert main(["check-message", "专业解封微信 QQ，不成功不收费，先付定金"], out) == 0
     assert "高风险" in out.getvalue() and "paid-unseal-service" in out.getvalue()
+    assert "专业解封" in out.getvalue()  # the trigger words are quoted
 
 
 def test_broken_red_flag_regex_is_reported_with_file_and_flag(kb_copy):

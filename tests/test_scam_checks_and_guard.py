@@ -135,7 +135,7 @@ def test_guard_needs_an_admin_then_warns_once_a_minute(bot_runner):
     ad = fake.group_message(GROUP, 8003, "【兼职】帮忙辅助解封微信，一单30元，日结，有意私聊")
     fake.group_message(GROUP, 8004, "收微信老号，实名满一年的，价格好说，加我详谈")
     fake.group_message(GROUP, 8005, "今晚八点群里开会，大家准时参加")
-    calls = fake.wait_for("sendMessage", count=3)
+    fake.wait_for("sendMessage", count=3)
     time.sleep(0.5)
     warnings = fake.calls_for("sendMessage")[2:]
     assert len(warnings) == 1  # at most one warning per group per minute

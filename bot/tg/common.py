@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
@@ -40,7 +41,7 @@ class RateLimiter:
 
     limit: int
     window: float
-    clock: callable = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _hits: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))
     _notified: set[int] = field(default_factory=set)
 

@@ -28,7 +28,7 @@ async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, qu
 
 def _strip_bot_mention(message: Message, username: str) -> str:
     text = message.text or ""
-    for entity, value in message.parse_entities([MessageEntityType.MENTION]).items():
+    for value in message.parse_entities([MessageEntityType.MENTION]).values():
         if value.lstrip("@").lower() == username.lower():
             text = text.replace(value, " ")
     return text.strip()
