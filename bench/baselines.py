@@ -95,8 +95,9 @@ def main() -> None:
     matcher = load_matcher()
     kb, norm = matcher.kb, matcher.normaliser
     bm25, fuzzy = BM25(kb, norm), Fuzzy(kb, norm)
-    for name in ("dev.yaml", "validation.yaml"):
-        path = ROOT / "tests" / "data" / name
+    for path in (ROOT / "tests" / "data" / "dev.yaml", ROOT / "tests" / "data" / "validation.yaml",
+                 ROOT / "bench" / "data" / "holdout-questions.yaml"):
+        name = path.name
         if not path.exists():
             continue
         cases = load_cases(path)

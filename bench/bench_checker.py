@@ -23,6 +23,7 @@ SETS = [
     ROOT / "tests" / "data" / "scam-validation.yaml",
     ROOT / "bench" / "data" / "scam-holdout.yaml",
     ROOT / "bench" / "data" / "scam-holdout-2.yaml",
+    ROOT / "bench" / "data" / "scam-holdout-3.yaml",
 ]
 
 
