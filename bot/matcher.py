@@ -35,7 +35,8 @@ class MatchSettings:
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
     keyword_weight: float = 0.7
     requires_penalty: float = 0.5  # score factor for a topic whose `requires` words are all absent  # bonus for query weight covered by a topic's keywords
-    oov_weight: float = 1.0  # weight of a word the knowledge base never uses, as a share of the rarest word's
+    oov_weight: float = 1.0
+    common_share: float = 0.2  # words in more than this share of phrasings skip the nearest-phrasing scores  # weight of a word the knowledge base never uses, as a share of the rarest word's
     none_below: float = 0.35  # best topic under this: out of scope
     answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.10  # lead over the runner-up needed to answer outright
@@ -78,9 +79,11 @@ class _Index:
     centroids: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # token -> (topic, weight)
     idf: dict[str, float] = field(default_factory=dict)
     oov_idf: float = 1.0
+    common_idf: float = 0.0  # words below this IDF are left out of the nearest-phrasing scores
     vocabulary: list[str] = field(default_factory=list)  # ASCII tokens, for typo repair
 
-    def build(self, docs: list[tuple[str | None, str, list[str]]], keywords: dict[str, list[str]], oov_weight: float) -> None:
+    def build(self, docs: list[tuple[str | None, str, list[str]]], keywords: dict[str, list[str]],
+              oov_weight: float, common_share: float) -> None:
         df: dict[str, int] = defaultdict(int)
         for _, _, toks in docs:
             for tok in set(toks):
@@ -93,6 +96,7 @@ class _Index:
         # An unknown word counts as fairly rare: a question full of words the
         # knowledge base never uses is probably not about it.
         self.oov_idf = oov_weight * math.log(1 + (n + 0.5) / 1.5)
+        self.common_idf = math.log(1 + (n - common_share * n + 0.5) / (common_share * n + 0.5))
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for i, (owner, text, toks) in enumerate(docs):
@@ -168,7 +172,7 @@ class Matcher:
                     self._keywords_by_token[tok].append((topic_id, toks))
         self._index = {lang: _Index() for lang in docs}
         for lang, lang_docs in docs.items():
-            self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight)
+            self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight, self.settings.common_share)
 
     def match_question(self, text: str) -> Match:
         """The decision for one question; never raises on any input string."""
@@ -185,8 +189,12 @@ class Matcher:
         cosine: dict[int, float] = defaultdict(float)
         centroid: dict[str, float] = defaultdict(float)
         for tok, w in weights.items():
-            for doc, dw in index.postings.get(tok, ()):
-                cosine[doc] += w * dw
+            # Words in a large share of phrasings (微信, 封号) add little to any
+            # one phrasing's score but most of the loop's work: they only count
+            # in the norms and centroids.
+            if index.idf.get(tok, index.oov_idf) >= index.common_idf:
+                for doc, dw in index.postings.get(tok, ()):
+                    cosine[doc] += w * dw
             for topic_id, tw in index.centroids.get(tok, ()):
                 centroid[topic_id] += w * tw
 
