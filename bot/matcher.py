@@ -27,16 +27,17 @@ Decision = Literal["answer", "suggest", "none"]
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """Weights and thresholds; tuned on dev and leave-one-out, see README."""
+    """Weights and thresholds, chosen by a grid search over 5-fold cross-validation
+    (bench/crossval.py), dev.yaml and validation.yaml; see README.md."""
 
     candidates: int = 24  # phrasings re-scored with rapidfuzz
     fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
     second_weight: float = 0.15  # a topic's second-best phrasing adds this share
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
-    keyword_weight: float = 0.7
-    requires_penalty: float = 0.5  # score factor for a topic whose `requires` words are all absent  # bonus for query weight covered by a topic's keywords
-    oov_weight: float = 1.0
-    common_share: float = 0.2  # words in more than this share of phrasings skip the nearest-phrasing scores  # weight of a word the knowledge base never uses, as a share of the rarest word's
+    keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
+    requires_penalty: float = 0.5  # score factor for a topic whose `requires` words are all absent
+    oov_weight: float = 1.0  # weight of a word the knowledge base never uses, as a share of the rarest word's
+    common_share: float = 0.2  # words in more than this share of phrasings skip the nearest-phrasing scores
     none_below: float = 0.35  # best topic under this: out of scope
     answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.10  # lead over the runner-up needed to answer outright
