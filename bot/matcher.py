@@ -134,17 +134,10 @@ class Matcher:
         self.settings = settings or MatchSettings()
         docs: dict[str, list[tuple[str | None, str, list[str]]]] = {"zh": [], "en": []}
 
-        def add(owner: str | None, question: str) -> None:
-            norm = normaliser.normalise(question)
-            toks = normaliser.tokens_of_normalised(norm)
+        owned = [(t.id, q) for t in kb.topics.values() for q in t.questions] + [(None, q) for q in kb.out_of_scope]
+        for (owner, question), (norm, toks) in zip(owned, normaliser.prepare_many([q for _, q in owned])):
             if toks:
                 docs[question_language(question)].append((owner, _compact(norm), toks))
-
-        for topic in kb.topics.values():
-            for question in topic.questions:
-                add(topic.id, question)
-        for question in kb.out_of_scope:
-            add(None, question)
         # Keywords as token sets: a keyword counts when all its tokens are in the question.
         self._keywords: dict[str, list[frozenset[str]]] = {}
         keyword_tokens: dict[str, dict[str, list[str]]] = {"zh": {}, "en": {}}

@@ -143,10 +143,21 @@ class JiebaCache:
             with open(tmp, "wb") as fh:
                 pickle.dump((tok.FREQ, tok.total), fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
+            _remove_stale(self.cache_dir, "jieba-", keep=path)
         except OSError:
             # A read-only home still works, only without the fast start.
             pass
         return tok
+
+
+def _remove_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
+    """Old caches of a previous dictionary or knowledge base are dead weight (several MB each)."""
+    for old in cache_dir.glob(f"{prefix}*.pickle"):
+        if old != keep:
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def import_jieba():
@@ -205,7 +216,45 @@ class TextNormaliser:
         self._variants = {k.lower(): v for k, v in synonyms.variants.items()}
         self._pattern = SynonymTable(self._variants, synonyms.stopwords).compile()
         self._stopwords = synonyms.stopwords
-        self._jieba = JiebaCache(userdict, cache_dir).tokenizer()
+        jieba_cache = JiebaCache(userdict, cache_dir)
+        self._jieba = jieba_cache.tokenizer()
+        # Everything that decides a text's tokens: a cached result is only reused when all match.
+        self._cache_key = hashlib.sha256(
+            repr((jieba_cache._key(), sorted(self._variants.items()), sorted(self._stopwords),
+                  Path(__file__).read_bytes())).encode()
+        ).hexdigest()[:16]
+        self._cache_dir = jieba_cache.cache_dir
+
+    def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str]]]:
+        """(normalised text, tokens) for each text, as tokens_of_normalised gives them.
+
+        The knowledge base's phrasings are tokenised the same way at every start;
+        the result is cached on disk, keyed by the texts and everything that
+        shapes tokens, so a warm start skips a thousand jieba calls.
+        """
+        digest = hashlib.sha256(("\x00".join(texts) + self._cache_key).encode()).hexdigest()[:20]
+        path = self._cache_dir / f"tokens-{digest}.pickle"
+        try:
+            with open(path, "rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, list) and len(cached) == len(texts):
+                return cached
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            pass
+        prepared = []
+        for text in texts:
+            norm = self.normalise(text)
+            prepared.append((norm, self.tokens_of_normalised(norm)))
+        try:
+            self._cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                pickle.dump(prepared, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+            _remove_stale(self._cache_dir, "tokens-", keep=path)
+        except OSError:
+            pass
+        return prepared
 
     def normalise(self, text: str) -> str:
         """NFKC, lower case, Simplified Chinese, synonyms folded; no tokenising."""
