@@ -30,7 +30,7 @@ class MatchSettings:
     """Weights and thresholds, chosen by a grid search over 5-fold cross-validation
     (bench/crossval.py), dev.yaml and validation.yaml; see README.md."""
 
-    candidates: int = 24  # phrasings re-scored with rapidfuzz
+    candidates: int = 16  # phrasings re-scored with rapidfuzz
     fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
     second_weight: float = 0.15  # a topic's second-best phrasing adds this share
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
