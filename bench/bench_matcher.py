@@ -36,6 +36,19 @@ def startup_seconds(runs: int) -> list[float]:
     return times
 
 
+def reference_jieba_us(n: int = 5000) -> float:
+    from bot.text import import_jieba
+
+    jieba = import_jieba()
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    start = time.perf_counter()
+    for _ in range(n):
+        tok.lcut("我的微信被封了里面的零钱还能取出来吗")
+    return (time.perf_counter() - start) / n * 1e6
+
+
 def question_pool(kb_dir: Path, n: int, seed: int = 7) -> list[str]:
     """n realistic questions: dev questions, phrasings, and phrasings cut or joined."""
     rng = random.Random(seed)
@@ -105,6 +118,8 @@ def main() -> None:
     parser.add_argument("--startup-runs", type=int, default=5)
     args = parser.parse_args()
 
+    print(f"machine reference: plain jieba.lcut of a 17-character question {reference_jieba_us():.0f} µs "
+          "(this machine's speed varied by about 1.5x during a day; compare figures against this)")
     start = sorted(startup_seconds(args.startup_runs))
     print(f"start-up to first answer (fresh process, warm cache): median {statistics.median(start):.3f} s, "
           f"best {start[0]:.3f} s, worst {start[-1]:.3f} s, n={len(start)}")
