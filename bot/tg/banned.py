@@ -12,7 +12,7 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from .common import CB_BANNED, CB_TOPIC, callback, services, short_label, ui, user_lang
+from .common import CB_BANNED, callback, services, topic_rows, ui, user_lang
 
 FLOW_TIMEOUT = 15 * 60  # seconds a half-finished flow waits for its next step
 PLATFORMS = ("wechat", "qq", "other")
@@ -132,7 +132,7 @@ def checklist_html(context: ContextTypes.DEFAULT_TYPE, platform: str, reason: st
 async def finish(message: Message, context: ContextTypes.DEFAULT_TYPE, user_id: int, state: dict, reason: str, lang: str) -> None:
     kb = services(context).kb
     body, topic_ids = checklist_html(context, state.get("platform", "wechat"), reason, lang)
-    rows = [[InlineKeyboardButton(short_label(kb.topics[t].title.get(lang)), callback_data=callback(CB_TOPIC, t))] for t in topic_ids]
+    rows = topic_rows(kb, topic_ids, lang)
     save_state(context, user_id, None)
     await message.reply_html(body, reply_markup=InlineKeyboardMarkup(rows), do_quote=False, disable_web_page_preview=True)
 

@@ -7,7 +7,7 @@ import html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from .common import CB_ASK_PASTED, CB_TOPIC, callback, services, short_label, ui, user_lang
+from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang
 
 LAST_PASTED = "last_pasted"
 
@@ -31,10 +31,7 @@ async def reply_with_verdict(message: Message, context: ContextTypes.DEFAULT_TYP
                              offer_question: bool = False) -> None:
     svc = services(context)
     body, topics = verdict_html(context, text, lang)
-    rows = [
-        [InlineKeyboardButton(short_label(svc.kb.topics[t].title.get(lang)), callback_data=callback(CB_TOPIC, t))]
-        for t in topics[:4]
-    ]
+    rows = topic_rows(svc.kb, topics[:4], lang)
     if offer_question:
         context.user_data[LAST_PASTED] = text
         rows.append([InlineKeyboardButton(ui(context, "check_as_question", lang), callback_data=callback(CB_ASK_PASTED))])

@@ -111,8 +111,17 @@ def themes_keyboard(kb: KnowledgeBase, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+def topic_rows(kb: KnowledgeBase, topic_ids: list[str], lang: str) -> list[list[InlineKeyboardButton]]:
+    """One button a row, each opening a topic card."""
+    return [
+        [InlineKeyboardButton(short_label(kb.topics[t].title.get(lang)), callback_data=callback(CB_TOPIC, t))]
+        for t in topic_ids
+        if t in kb.topics
+    ]
+
+
 def topics_keyboard(kb: KnowledgeBase, topics: list[Topic], lang: str, back: bool = True) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(short_label(t.title.get(lang)), callback_data=callback(CB_TOPIC, t.id))] for t in topics]
+    rows = topic_rows(kb, [t.id for t in topics], lang)
     if back:
         rows.append([InlineKeyboardButton(kb.text("all_topics", lang), callback_data=callback(CB_MENU))])
     return InlineKeyboardMarkup(rows)

@@ -10,14 +10,13 @@ from telegram.ext import ContextTypes
 from . import banned, checks
 from .common import (
     CB_LANG,
-    CB_TOPIC,
     callback,
     effective_text,
     match_text,
     send_card,
     services,
-    short_label,
     themes_keyboard,
+    topic_rows,
     ui,
     user_lang,
 )
@@ -36,11 +35,7 @@ async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, 
     if match.decision == "answer" and match.topic:
         await send_card(message, context, svc.kb.topics[match.topic], lang)
     elif match.decision == "suggest" and match.topic:
-        ids = [match.topic] + [a.topic for a in match.alternatives]
-        rows = [
-            [InlineKeyboardButton(short_label(svc.kb.topics[t].title.get(lang)), callback_data=callback(CB_TOPIC, t))]
-            for t in ids
-        ]
+        rows = topic_rows(svc.kb, [match.topic] + [a.topic for a in match.alternatives], lang)
         await message.reply_text(ui(context, "did_you_mean", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
     else:
         svc.store.record_unanswered(text, match.lang)
@@ -108,7 +103,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             f"\n<b>{html.escape(topic.title.get(lang))}</b>\n{html.escape(topic.summary.get(lang))}\n"
             f"• {html.escape(first.name.get(lang))}: {html.escape(first.how.get(lang))}"
         )
-    rows = [[InlineKeyboardButton(short_label(t.title.get(lang)), callback_data=callback(CB_TOPIC, t.id))] for t in topics]
+    rows = topic_rows(svc.kb, [t.id for t in topics], lang)
     await update.effective_message.reply_html(
         "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows), do_quote=False, disable_web_page_preview=True
     )
