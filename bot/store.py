@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from .privacy import mask_personal_numbers
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS kv (
 """
 # Stored questions are cut: a curator needs the gist, not a pasted essay.
 MAX_STORED_QUESTION = 500
+# Settings read on every message (language, /banned step, guard) are kept in
+# memory after the first read; this process is the database's only writer.
+KV_CACHE_SIZE = 50_000
+_MISSING = object()
 
 
 class Store:
@@ -50,6 +55,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._kv_cache: OrderedDict[str, str | None] = OrderedDict()
 
     def close(self) -> None:
         with self._lock:
@@ -94,8 +100,14 @@ class Store:
 
     def get(self, key: str) -> str | None:
         with self._lock:
+            cached = self._kv_cache.get(key, _MISSING)
+            if cached is not _MISSING:
+                self._kv_cache.move_to_end(key)
+                return cached  # type: ignore[return-value]
             row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-            return row[0] if row else None
+            value = row[0] if row else None
+            self._remember(key, value)
+            return value
 
     def put(self, key: str, value: str | None) -> None:
         with self._lock:
@@ -107,3 +119,10 @@ class Store:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
                     (key, value, time.time()),
                 )
+            self._remember(key, value)
+
+    def _remember(self, key: str, value: str | None) -> None:
+        self._kv_cache[key] = value
+        self._kv_cache.move_to_end(key)
+        if len(self._kv_cache) > KV_CACHE_SIZE:
+            self._kv_cache.popitem(last=False)
