@@ -169,12 +169,20 @@ def _config(args):
 
 
 def cmd_run(args, out: TextIO) -> ExitStatus:
+    from telegram.error import InvalidToken, NetworkError
+
     from .tg.app import run
 
     config = _config(args)
     if args.kb and not config["knowledge.dir"]:
         config.values["knowledge.dir"] = args.kb
-    run(config)
+    try:
+        run(config)
+    except InvalidToken:
+        raise UserError("Telegram rejected the token (check TELEGRAM_BOT_TOKEN or telegram.token)") from None
+    except NetworkError as exc:
+        where = config["telegram.base_url"] or "api.telegram.org"
+        raise UserError(f"cannot reach the Telegram Bot API at {where}: {exc}") from None
     return ExitStatus.OK
 
 

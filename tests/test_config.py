@@ -100,3 +100,10 @@ def test_stats_prints_unanswered_and_votes(tmp_path):
     result = run_bot(["stats"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2  怎么买火车票 [手机号]" in result.stdout and "ban-appeal" in result.stdout
+
+
+def test_a_rejected_token_is_one_clear_line(fake_api, tmp_path):
+    result = run_bot(["run"], tmp_path, TELEGRAM_BOT_TOKEN="999:wrong-token", TELEGRAM_BASE_URL=f"{fake_api.url}/bot")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Telegram rejected the token")
+    assert "Traceback" not in result.stderr and "wrong-token" not in result.stderr

@@ -19,6 +19,8 @@ from telegram.ext import (
     filters,
 )
 
+from telegram.error import BadRequest, InvalidToken, NetworkError
+
 from ..config import Config, require_token
 from ..errors import UserError
 from ..checker import MessageChecker
@@ -161,6 +163,17 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
     return application
 
 
+class _QuietNetworkErrors(logging.Filter):
+    """A network or token error's traceback says nothing its message does not; keep logs readable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (NetworkError, InvalidToken)) and not isinstance(exc, BadRequest):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class _RedactToken(logging.Filter):
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -179,6 +192,7 @@ def setup_logging(level: str, token: str) -> None:
     # httpx logs every request URL, and a Bot API URL contains the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietNetworkErrors())
         handler.addFilter(_RedactToken(token))
 
 
