@@ -94,3 +94,11 @@ def test_every_topic_field_is_documented_for_curators():
 def test_every_theme_lists_at_least_one_topic(kb):
     for theme in kb.themes:
         assert kb.topics_in_theme(theme.id), theme.id
+
+
+def test_every_red_flag_field_and_cue_list_is_documented_for_curators():
+    from bot.knowledge import RED_FLAG_CUES, RED_FLAG_FIELDS
+
+    readme = (ROOT / "knowledge" / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in (*RED_FLAG_FIELDS, *RED_FLAG_CUES) if f"`{name}`" not in readme]
+    assert not missing
