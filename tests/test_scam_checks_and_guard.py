@@ -169,3 +169,22 @@ def test_guard_status_and_off(bot_runner):
     calls = fake.wait_for("sendMessage", count=3)
     texts = [c.params["text"] for c in calls]
     assert any("开启" in t for t in texts) and "关闭" in texts[-1]
+
+
+def test_banned_flow_times_out(bot_runner):
+    from bot.tg.banned import FLOW_TIMEOUT
+
+    fake, runner = bot_runner
+    fake.private_message(7013, "/banned")
+    fake.wait_for("sendMessage")
+    fake.callback_query(7013, "b:p:qq")
+    fake.wait_for("sendMessage", count=2)
+    stale = json.loads(runner.store.get("flow:banned:7013"))
+    stale["at"] = time.time() - FLOW_TIMEOUT - 1
+    runner.store.put("flow:banned:7013", json.dumps(stale))
+    fake.private_message(7013, "QQ被冻结了怎么申诉")  # after the timeout this is an ordinary question
+    calls = fake.wait_for("sendMessage", count=3)
+    assert "?start=ban-appeal" in calls[-1].params["text"]
+    fake.callback_query(7013, "b:n:gambling")  # the old buttons say the steps expired
+    answers = fake.wait_for("answerCallbackQuery", count=2)
+    assert "超时" in answers[-1].params["text"] or "timed out" in answers[-1].params["text"]
