@@ -42,4 +42,5 @@ async def on_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
                 reply_markup=markup,
             )
         )
-    await query.answer(results, cache_time=60, is_personal=False)
+    # Personal: the language (and, for an empty query, the list) depends on the user.
+    await query.answer(results, cache_time=60, is_personal=True)
