@@ -168,8 +168,12 @@ class Matcher:
         for lang, lang_docs in docs.items():
             self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight, self.settings.common_share)
 
-    def match_question(self, text: str) -> Match:
-        """The decision for one question; never raises on any input string."""
+    def match_question(self, text: str, context_given: bool = False) -> Match:
+        """The decision for one question; never raises on any input string.
+
+        `context_given`: the conversation already supplies what a topic's
+        `requires` words would (a follow-up to a card about a banned account).
+        """
         s = self.settings
         lang = question_language(text)
         norm = self.normaliser.normalise(text)
@@ -217,7 +221,7 @@ class Matcher:
                 # A keyword several topics share says less about which one is meant.
                 score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered[topic_id])
             required = self._requires.get(topic_id)
-            if required and not any(words <= weights.keys() for words in required):
+            if required and not context_given and not any(words <= weights.keys() for words in required):
                 score *= s.requires_penalty
             scored.append((score, topic_id))
         if not scored:
@@ -236,6 +240,25 @@ class Matcher:
         else:
             decision = "suggest"
         return Match(decision, top_topic, round(top_score, 4), alternatives, lang, tuple(tokens), reject)
+
+    def match_followup(self, text: str, previous_topic: str | None) -> Match:
+        """A question asked right after a topic card, such as "and the money in it?".
+
+        Alone it may lack the words a topic `requires` ("it" is the banned
+        account); the card before it supplies them. That reading is taken only
+        when it answers outright with a different topic of the same theme or a
+        related one, so "thanks" after a card does not bring the card back.
+        """
+        match = self.match_question(text)
+        previous = self.kb.topics.get(previous_topic or "")
+        if match.decision == "answer" or previous is None:
+            return match
+        followup = self.match_question(text, context_given=True)
+        if followup.decision != "answer" or followup.topic in (None, previous.id):
+            return match
+        if followup.topic in previous.related or self.kb.topics[followup.topic].theme == previous.theme:
+            return followup
+        return match
 
     def _repair_typos(self, tokens: list[str], index: _Index) -> list[str]:
         """Map unknown words onto known ones: misspelt English, and Chinese words jieba glued together.

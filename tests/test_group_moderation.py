@@ -87,7 +87,7 @@ def test_reply_to_the_bots_own_message_is_answered(bot_runner):
     fake.wait_for("sendMessage")
     bot_message = fake._last_bot_message(GROUP)
     assert bot_message and bot_message["from"]["id"] == fake.bot_id
-    fake.group_message(GROUP, 3010, "那封掉的号里面的零钱怎么取出来", reply_to=bot_message)
+    fake.group_message(GROUP, 3010, "那里面的零钱怎么取出来", reply_to=bot_message)  # a follow-up: "in it" = the banned account
     calls = fake.wait_for("sendMessage", count=2)
     assert "?start=banned-funds-withdrawal" in calls[-1].params["text"]
 

@@ -65,3 +65,13 @@ def test_decision_answer_suggest_none_all_occur(matcher):
 def test_topics_that_require_a_ban_word_leave_everyday_questions_alone(matcher, everyday, banned, topic):
     assert matcher.match_question(everyday).topic != topic
     assert matcher.match_question(banned).topic == topic
+
+
+def test_a_follow_up_to_a_card_is_read_with_that_card_in_mind(matcher):
+    assert matcher.match_question("那里面的零钱怎么取出来").topic != "banned-funds-withdrawal"
+    assert matcher.match_followup("那里面的零钱怎么取出来", "ban-appeal").topic == "banned-funds-withdrawal"
+    assert matcher.match_followup("照片还能找回来吗", "ban-appeal").topic == "banned-data-recovery"
+    # Thanks, chit-chat and unrelated questions are not dragged into the previous topic.
+    assert matcher.match_followup("谢谢", "ban-appeal").decision == "none"
+    assert matcher.match_followup("今天天气怎么样", "ban-appeal").decision == "none"
+    assert matcher.match_followup("微信零钱怎么提现到银行卡", "report-gambling").topic != "banned-funds-withdrawal"

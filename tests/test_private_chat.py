@@ -151,3 +151,12 @@ def test_commands_are_registered_in_chinese_and_english(bot_runner):
     calls = fake.wait_for("setMyCommands", count=4)
     langs = {c.params.get("language_code") for c in calls}
     assert langs == {None, "zh"}
+
+
+def test_follow_up_question_after_a_card(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1013, "我的微信号被封了怎么申诉")
+    fake.wait_for("sendMessage")
+    fake.private_message(1013, "那里面的零钱怎么取出来")
+    calls = fake.wait_for("sendMessage", count=2)
+    assert "?start=banned-funds-withdrawal" in calls[-1].params["text"]

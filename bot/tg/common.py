@@ -156,6 +156,7 @@ async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic:
         markup = card_keyboard(svc.kb, topic, lang) if i == len(parts) - 1 else None
         await message.reply_html(part, reply_markup=markup, do_quote=False, disable_web_page_preview=True)
     svc.store.record_view(topic.id)
+    context.user_data[LAST_TOPIC] = topic.id
 
 
 def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
@@ -163,8 +164,23 @@ def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str)
     return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
 
 
-def match_text(context: ContextTypes.DEFAULT_TYPE, text: str) -> Match:
-    return services(context).matcher.match_question(text)
+LAST_TOPIC = "last_topic"
+
+
+def match_text(context: ContextTypes.DEFAULT_TYPE, text: str, previous_topic: str | None = None) -> Match:
+    """The matcher's decision, reading a follow-up question in the light of the card before it."""
+    return services(context).matcher.match_followup(text, previous_topic)
+
+
+def topic_of_bot_message(message: Message | None) -> str | None:
+    """The topic a card of ours was about, from its deep link (…?start=<topic-id>)."""
+    if message is None:
+        return None
+    for entity in message.entities or ():
+        url = entity.url or ""
+        if "?start=" in url:
+            return url.rsplit("?start=", 1)[1]
+    return None
 
 
 def effective_text(update: Update) -> str:

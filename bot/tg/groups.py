@@ -9,13 +9,14 @@ from telegram.constants import MessageEntityType
 from telegram.ext import ContextTypes
 
 from . import guard
-from .common import group_card_html, match_text, services, ui, user_lang
+from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang
 
 
-async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str) -> None:
+async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str,
+                         previous_topic: str | None = None) -> None:
     """A short card (or a short no-answer) posted as a reply to `target`."""
     svc = services(context)
-    match = match_text(context, question)
+    match = match_text(context, question, previous_topic)
     if match.decision != "none" and match.topic:
         text = group_card_html(context, svc.kb.topics[match.topic], lang)
         svc.store.record_view(match.topic)
@@ -81,4 +82,4 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not question:
         await message.reply_text(ui(context, "ask_usage", lang))
         return
-    await reply_in_group(message, context, question, lang)
+    await reply_in_group(message, context, question, lang, topic_of_bot_message(replied) if to_bot else None)

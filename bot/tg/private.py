@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 from . import banned, checks
 from .common import (
     CB_LANG,
+    LAST_TOPIC,
     callback,
     effective_text,
     match_text,
@@ -31,7 +32,7 @@ async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, 
     if not text.strip():
         await message.reply_text(ui(context, "empty_question", lang), do_quote=False)
         return
-    match = match_text(context, text)
+    match = match_text(context, text, context.user_data.get(LAST_TOPIC))
     if match.decision == "answer" and match.topic:
         await send_card(message, context, svc.kb.topics[match.topic], lang)
     elif match.decision == "suggest" and match.topic:
