@@ -31,9 +31,18 @@ def rates(checker, path):
     return caught / len(risky), len(flagged) / len(benign), missed, flagged
 
 
-@pytest.mark.parametrize("name", ["scam-dev.yaml", "scam-validation.yaml"])
-def test_scam_quality_gate(checker, name):
-    caught, false_alarms, missed, flagged = rates(checker, DATA / name)
+BENCH_DATA = DATA.parent.parent / "bench" / "data"
+
+
+@pytest.mark.parametrize("path", [
+    DATA / "scam-dev.yaml",
+    DATA / "scam-validation.yaml",
+    BENCH_DATA / "scam-holdout.yaml",
+    BENCH_DATA / "scam-holdout-2.yaml",
+    BENCH_DATA / "scam-holdout-3.yaml",
+], ids=lambda p: p.name)
+def test_scam_quality_gate(checker, path):
+    caught, false_alarms, missed, flagged = rates(checker, path)
     assert caught >= 0.95, missed
     assert false_alarms <= 0.05, flagged
 
