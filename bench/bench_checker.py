@@ -24,6 +24,7 @@ SETS = [
     ROOT / "bench" / "data" / "scam-holdout.yaml",
     ROOT / "bench" / "data" / "scam-holdout-2.yaml",
     ROOT / "bench" / "data" / "scam-holdout-3.yaml",
+    ROOT / "bench" / "data" / "scam-holdout-4.yaml",
 ]
 
 
