@@ -40,6 +40,7 @@ BENCH_DATA = DATA.parent.parent / "bench" / "data"
     BENCH_DATA / "scam-holdout.yaml",
     BENCH_DATA / "scam-holdout-2.yaml",
     BENCH_DATA / "scam-holdout-3.yaml",
+    BENCH_DATA / "scam-holdout-4.yaml",
 ], ids=lambda p: p.name)
 def test_scam_quality_gate(checker, path):
     caught, false_alarms, missed, flagged = rates(checker, path)
