@@ -149,12 +149,14 @@ class Matcher:
                     sets.append(frozenset(toks))
                     keyword_tokens[question_language(kw)].setdefault(topic.id, []).extend(toks)
             self._keywords[topic.id] = sets
-        # A topic's `requires` words as token sets, like keywords.
-        self._requires: dict[str, list[frozenset[str]]] = {
-            topic.id: [frozenset(t) for t in (normaliser.tokens(w) for w in topic.requires) if t]
-            for topic in kb.topics.values()
-            if topic.requires
-        }
+        # A topic's `requires` words: single tokens as one set (a fast disjointness
+        # test per question), words of several tokens as token sets like keywords.
+        self._requires: dict[str, tuple[frozenset[str], list[frozenset[str]]]] = {}
+        for topic in kb.topics.values():
+            token_sets = [frozenset(t) for t in (normaliser.tokens(w) for w in topic.requires) if t]
+            if token_sets:
+                single = frozenset(next(iter(t)) for t in token_sets if len(t) == 1)
+                self._requires[topic.id] = (single, [t for t in token_sets if len(t) > 1])
         self._keyword_owners: dict[str, set[str]] = defaultdict(set)
         # token -> the (topic, keyword) pairs whose keyword contains it: lets a
         # question look up only the keywords its own words could complete.
@@ -212,6 +214,7 @@ class Matcher:
             for topic_id, keyword in self._keywords_by_token.get(tok, ()):
                 if keyword <= weights.keys():
                     covered[topic_id] |= keyword
+        query_tokens = set(weights)
         scored = []
         for topic_id in set(nearest) | set(centroid) | set(covered):
             scores = sorted(nearest.get(topic_id, [0.0]), reverse=True)
@@ -221,8 +224,10 @@ class Matcher:
                 # A keyword several topics share says less about which one is meant.
                 score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered[topic_id])
             required = self._requires.get(topic_id)
-            if required and not context_given and not any(words <= weights.keys() for words in required):
-                score *= s.requires_penalty
+            if required and not context_given:
+                single, multi = required
+                if single.isdisjoint(query_tokens) and not any(words <= query_tokens for words in multi):
+                    score *= s.requires_penalty
             scored.append((score, topic_id))
         if not scored:
             return Match("none", None, 0.0, (), lang, tuple(tokens))
