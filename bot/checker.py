@@ -116,15 +116,15 @@ class MessageChecker:
         topics = tuple(dict.fromkeys(h.topic for h in ordered))
         return Verdict(risk, tuple(ordered), topics, context, score)
 
-    def reads_like_a_message(self, text: str) -> bool:
+    def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:
         """True for a pasted ad or notice rather than a question to the bot.
 
         Routes private-chat text: questions and first-person stories go to the
         matcher; text with red flags that also looks like an ad (contact
         details, a link, several lines, price tags, recruiting words) goes to
-        the checker.
+        the checker. Pass the text's verdict if it is already at hand.
         """
-        verdict = self.check_message(text)
+        verdict = verdict or self.check_message(text)
         if not verdict.flags or verdict.context != "ad":
             return False
         norm = self.normalise(text)

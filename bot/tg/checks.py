@@ -7,14 +7,15 @@ import html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from ..checker import Verdict
+
 from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang
 
 LAST_PASTED = "last_pasted"
 
 
-def verdict_html(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) -> tuple[str, list[str]]:
+def verdict_html(verdict: Verdict, context: ContextTypes.DEFAULT_TYPE, lang: str) -> tuple[str, list[str]]:
     """The verdict message for a checked text, and the topic ids to offer."""
-    verdict = services(context).checker.check_message(text)
     lines = [html.escape(ui(context, f"check_{verdict.risk}", lang))]
     if verdict.context != "ad":
         lines.append(html.escape(ui(context, f"check_context_{verdict.context}", lang)))
@@ -28,9 +29,9 @@ def verdict_html(context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) -> tu
 
 
 async def reply_with_verdict(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, lang: str,
-                             offer_question: bool = False) -> None:
+                             offer_question: bool = False, verdict: Verdict | None = None) -> None:
     svc = services(context)
-    body, topics = verdict_html(context, text, lang)
+    body, topics = verdict_html(verdict or svc.checker.check_message(text), context, lang)
     rows = topic_rows(svc.kb, topics[:4], lang)
     if offer_question:
         context.user_data[LAST_PASTED] = text

@@ -52,8 +52,10 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     lang = user_lang(context, user, text)
     if await banned.take_pasted_notice(message, context, user.id, text, lang):
         return
-    if services(context).checker.reads_like_a_message(text):
-        await checks.reply_with_verdict(message, context, text, lang, offer_question=True)
+    checker = services(context).checker
+    verdict = checker.check_message(text)
+    if checker.reads_like_a_message(text, verdict):
+        await checks.reply_with_verdict(message, context, text, lang, offer_question=True, verdict=verdict)
         return
     await answer_question(message, context, text, lang)
 
