@@ -131,6 +131,8 @@ def cmd_check_message(args, out: TextIO) -> ExitStatus:
     checker = MessageChecker(load_knowledge(args.kb))
     messages = read_lines(sys.stdin) if args.text == "-" else [args.text]
     for message in messages:
+        # One message a line: a literal \n inside it stands for a line break.
+        message = message.replace("\\n", "\n")
         verdict = checker.check_message(message)
         if args.json:
             out.write(json.dumps(verdict.as_json(), ensure_ascii=False) + "\n")

@@ -13,11 +13,6 @@ from .knowledge import KnowledgeBase, Topic
 TELEGRAM_LIMIT = 4096
 
 
-def seed_label(seed: str) -> str:
-    """A seed file name as readers see it: without the hash and extension."""
-    return seed.split("_")[0] if "_" in seed else seed
-
-
 def render_card_text(kb: KnowledgeBase, topic: Topic, lang: str) -> str:
     """The whole topic card as plain text, for the terminal."""
     lines = [f"【{topic.title.get(lang)}】", "", topic.answer.get(lang).strip()]

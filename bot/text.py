@@ -110,15 +110,12 @@ class JiebaCache:
     def __init__(self, userdict: Path, cache_dir: Path | None = None) -> None:
         self.userdict = userdict
         self.cache_dir = cache_dir or default_cache_dir()
-
-    def _key(self) -> str:
         jieba = import_jieba()
-
         digest = hashlib.sha256()
         digest.update(jieba.__version__.encode())
         digest.update(str(sys.version_info[:2]).encode())
-        digest.update(self.userdict.read_bytes() if self.userdict.exists() else b"")
-        return digest.hexdigest()[:16]
+        digest.update(userdict.read_bytes() if userdict.exists() else b"")
+        self.key = digest.hexdigest()[:16]  # what the cached dictionary was built from
 
     def tokenizer(self):
         """A ready jieba Tokenizer with the user dictionary loaded."""
@@ -126,7 +123,7 @@ class JiebaCache:
 
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()
-        path = self.cache_dir / f"jieba-{self._key()}.pickle"
+        path = self.cache_dir / f"jieba-{self.key}.pickle"
         try:
             with open(path, "rb") as fh:
                 tok.FREQ, tok.total = pickle.load(fh)
@@ -220,7 +217,7 @@ class TextNormaliser:
         self._jieba = jieba_cache.tokenizer()
         # Everything that decides a text's tokens: a cached result is only reused when all match.
         self._cache_key = hashlib.sha256(
-            repr((jieba_cache._key(), sorted(self._variants.items()), sorted(self._stopwords),
+            repr((jieba_cache.key, sorted(self._variants.items()), sorted(self._stopwords),
                   Path(__file__).read_bytes())).encode()
         ).hexdigest()[:16]
         self._cache_dir = jieba_cache.cache_dir

@@ -123,3 +123,8 @@ def test_broken_red_flag_regex_is_reported_with_file_and_flag(kb_copy):
         load_knowledge(kb_copy)
     [problem] = info.value.problems
     assert "red_flags.yaml" in problem and "scan-verify-for-others" in problem and "regular expression" in problem
+
+
+def test_only_the_command_line_reads_backslash_n_as_a_line_break(checker):
+    # A Telegram message that contains a literal backslash-n is checked as written.
+    assert "\\n" in checker.normalise("路径 C:\\new\\notes")

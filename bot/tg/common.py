@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from ..knowledge import KnowledgeBase, Topic
@@ -187,5 +186,3 @@ def effective_text(update: Update) -> str:
     msg = update.effective_message
     return (msg.text or msg.caption or "") if msg else ""
 
-
-HTML = ParseMode.HTML
