@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, TextIO
 
+from . import languages
 from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from .matcher import Match, load_matcher
@@ -70,7 +71,7 @@ def cmd_ask(args, out: TextIO) -> ExitStatus:
             out.write(json.dumps(match_as_json(kb, match, args.lang), ensure_ascii=False) + "\n")
         else:
             if not question.strip():
-                out.write(kb.text("empty_question", args.lang or "zh") + "\n\n")
+                out.write(kb.text("empty_question", args.lang or languages.DEFAULT) + "\n\n")
                 continue
             out.write(match_as_text(kb, match, args.lang) + "\n\n")
     out.flush()
@@ -81,10 +82,10 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
     """Interactive terminal session: the way to try the bot without a Telegram token."""
     matcher = load_matcher(args.kb)
     kb = matcher.kb
-    lang = args.lang
+    language = args.lang
     out.write(
         "账号安全助手 / Account-safety helper. Ask a question; "
-        "'topics' lists topics, a topic id or number opens it, 'lang zh|en|auto', 'quit' exits.\n"
+        "'topics' lists topics, a topic id or number opens it, 'lang zh|zh-Hant|en|auto', 'quit' exits.\n"
     )
     ids = list(kb.topics)
     while True:
@@ -98,18 +99,17 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
         if line.lower() in ("quit", "exit", "q", "/quit"):
             return ExitStatus.OK
         if line.lower() in ("topics", "/topics"):
-            out.write("\n".join(f"{i + 1:2}. {kb.topics[t].title.get(lang or 'zh')} ({t})" for i, t in enumerate(ids)) + "\n")
+            out.write("\n".join(f"{i + 1:2}. {kb.topics[t].title.get(language or languages.DEFAULT)} ({t})" for i, t in enumerate(ids)) + "\n")
             continue
         if line.lower().startswith("lang"):
-            choice = line.split()[-1].lower()
-            lang = choice if choice in ("zh", "en") else None
-            out.write(f"language: {lang or 'auto'}\n")
+            language = languages.normalize_code(line.split()[-1])
+            out.write(f"language: {language or 'auto'}\n")
             continue
         chosen = line if line in kb.topics else (ids[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(ids) else None)
         if chosen:
-            out.write(render_card_text(kb, kb.topics[chosen], lang or "zh") + "\n")
+            out.write(render_card_text(kb, kb.topics[chosen], language or languages.DEFAULT) + "\n")
             continue
-        out.write(match_as_text(kb, matcher.match_question(line), lang) + "\n")
+        out.write(match_as_text(kb, matcher.match_question(line), language) + "\n")
 
 
 def verdict_as_text(kb: KnowledgeBase, verdict, lang: str) -> str:
@@ -126,7 +126,6 @@ def verdict_as_text(kb: KnowledgeBase, verdict, lang: str) -> str:
 
 def cmd_check_message(args, out: TextIO) -> ExitStatus:
     from .checker import MessageChecker
-    from .text import question_language
 
     checker = MessageChecker(load_knowledge(args.kb))
     messages = read_lines(sys.stdin) if args.text == "-" else [args.text]
@@ -137,7 +136,7 @@ def cmd_check_message(args, out: TextIO) -> ExitStatus:
         if args.json:
             out.write(json.dumps(verdict.as_json(), ensure_ascii=False) + "\n")
         else:
-            out.write(verdict_as_text(checker.kb, verdict, args.lang or question_language(message)) + "\n\n")
+            out.write(verdict_as_text(checker.kb, verdict, args.lang or languages.detect(message)) + "\n\n")
     out.flush()
     return ExitStatus.OK
 
@@ -153,11 +152,18 @@ def cmd_check(args, out: TextIO) -> ExitStatus:
 
 
 def cmd_eval(args, out: TextIO) -> ExitStatus:
-    from .evaluate import evaluate_file
+    from .evaluate import crossvalidate, evaluate_file
 
+    if not args.files and not args.folds:
+        raise UserError("eval needs a labelled FILE, --folds K, or both")
     matcher = load_matcher(args.kb)
-    report = evaluate_file(matcher, Path(args.file))
-    out.write(report.render(show_misses=not args.quiet))
+    for path in args.files:
+        if len(args.files) > 1 or args.folds:
+            out.write(f"== {path}\n")
+        out.write(evaluate_file(matcher, Path(path)).render(show_misses=not args.quiet))
+    if args.folds:
+        out.write(f"== {args.folds}-fold cross-validation over the knowledge base's phrasings (classifier retrained per fold)\n")
+        out.write(crossvalidate(matcher.kb, matcher.normaliser, args.folds, matcher.settings).render(show_misses=not args.quiet))
     return ExitStatus.OK
 
 
@@ -211,6 +217,14 @@ def cmd_stats(args, out: TextIO) -> ExitStatus:
 DEFAULT_CONFIG = "config.yaml"
 
 
+def language_argument(value: str) -> str:
+    """--lang: a code of bot.languages, or something that names one (zh-TW, 繁體, en-US)."""
+    code = languages.normalize_code(value)
+    if code is None:
+        raise argparse.ArgumentTypeError(f"unknown language {value!r} (choose from {', '.join(languages.LANGUAGES)})")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
     parser.add_argument("--kb", metavar="DIR", help="knowledge base folder (default: knowledge/ of this checkout)")
@@ -219,11 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question, or one per line of standard input with '-'")
     ask.add_argument("question", help="the question, or '-' to read one question per line from standard input")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
-    ask.add_argument("--lang", choices=("zh", "en"), help="answer language (default: the question's)")
+    ask.add_argument("--lang", type=language_argument, metavar="|".join(languages.LANGUAGES),
+                     help="answer language (default: the question's language and script)")
     ask.set_defaults(func=cmd_ask)
 
     chat = sub.add_parser("chat", help="chat in the terminal (no Telegram token needed)")
-    chat.add_argument("--lang", choices=("zh", "en"), help="answer language (default: the question's)")
+    chat.add_argument("--lang", type=language_argument, metavar="|".join(languages.LANGUAGES),
+                      help="answer language (default: each question's)")
     chat.set_defaults(func=cmd_chat)
 
     check = sub.add_parser("check", help="validate a knowledge base folder")
@@ -233,12 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     cm = sub.add_parser("check-message", help="is this ad, DM or notice a scam? (one per line with '-')")
     cm.add_argument("text", help="the message, or '-' to read one per line from standard input (\\n inside a line is a line break)")
     cm.add_argument("--json", action="store_true", help="print one JSON object per message")
-    cm.add_argument("--lang", choices=("zh", "en"), help="language of the verdict (default: the message's)")
+    cm.add_argument("--lang", type=language_argument, metavar="|".join(languages.LANGUAGES),
+                    help="language of the verdict (default: the message's)")
     cm.set_defaults(func=cmd_check_message)
 
-    ev = sub.add_parser("eval", help="accuracy on a labelled question file (format of shared/eval/dev.yaml)")
-    ev.add_argument("file")
-    ev.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
+    ev = sub.add_parser("eval", help="accuracy on labelled question files (format of shared/eval/dev.yaml), "
+                                     "and k-fold cross-validation over the knowledge base")
+    ev.add_argument("files", nargs="*", metavar="FILE")
+    ev.add_argument("--folds", type=int, metavar="K", help="also cross-validate the whole pipeline in K folds")
+    ev.add_argument("--quiet", action="store_true", help="figures only: no misses, no confusion summary")
     ev.set_defaults(func=cmd_eval)
 
     run = sub.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN or the config)")

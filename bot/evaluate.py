@@ -1,14 +1,25 @@
-"""Accuracy of the matcher on a labelled question file (format of shared/eval/dev.yaml)."""
+"""Accuracy of the matcher: on a labelled question file (format of shared/eval/dev.yaml),
+and by k-fold cross-validation of the whole pipeline over the knowledge base's own phrasings.
+
+Both print the misses and a confusion summary (which topics are taken for which),
+so that a curator sees which phrasings to add.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from .errors import UserError
-from .matcher import Match, Matcher
+from .knowledge import KnowledgeBase
+from .matcher import Match, Matcher, MatchSettings
+from .text import TextNormaliser
+
+NONE = "none"  # the label of an out-of-scope question, and of a "none" decision
 
 
 @dataclass
@@ -25,6 +36,7 @@ class EvalReport:
     out_of_scope: int = 0
     rejected: int = 0
     misses: list[tuple[EvalCase, Match]] = field(default_factory=list)
+    confusion: Counter = field(default_factory=Counter)  # (wanted, got) -> count, misses only
 
     @property
     def top1_rate(self) -> float:
@@ -38,14 +50,24 @@ class EvalReport:
     def rejection_rate(self) -> float:
         return self.rejected / self.out_of_scope if self.out_of_scope else 1.0
 
-    def render(self, show_misses: bool = True) -> str:
+    def add(self, other: "EvalReport") -> None:
+        for name in ("in_scope", "top1", "top3", "out_of_scope", "rejected"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.misses += other.misses
+        self.confusion.update(other.confusion)
+
+    def render(self, show_misses: bool = True, confusions: int = 12) -> str:
         lines = []
         if show_misses and self.misses:
             lines.append(f"misses ({len(self.misses)}):")
             for case, match in self.misses:
-                want = "|".join(sorted(case.expected)) or "none"
+                want = "|".join(sorted(case.expected)) or NONE
                 alts = ", ".join(f"{a.topic} {a.score:.2f}" for a in match.alternatives)
                 lines.append(f"  want {want:<24} got {match.decision:<7} {match.topic or '-':<24} {match.score:.2f}  [{alts}]  {case.question}")
+        if show_misses and self.confusion:
+            lines.append("most frequent confusions (wanted -> got: count):")
+            for (want, got), n in self.confusion.most_common(confusions):
+                lines.append(f"  {want:<24} -> {got:<24} {n}")
         lines.append(f"in-scope top-1 accuracy:  {self.top1_rate:6.1%} ({self.top1}/{self.in_scope})")
         lines.append(f"in-scope top-3 accuracy:  {self.top3_rate:6.1%} ({self.top3}/{self.in_scope})")
         lines.append(f"out-of-scope rejection:   {self.rejection_rate:6.1%} ({self.rejected}/{self.out_of_scope})")
@@ -83,21 +105,47 @@ def evaluate(matcher: Matcher, cases: list[EvalCase]) -> EvalReport:
     report = EvalReport()
     for case in cases:
         match = matcher.match_question(case.question)
+        got = match.topic if match.decision != "none" and match.topic else NONE
         if case.expected:
             report.in_scope += 1
-            hit1 = match.topic in case.expected
+            hit1 = got in case.expected
             report.top1 += hit1
             report.top3 += bool(case.expected.intersection(ranked_topics(match)[:3]))
             if not hit1:
                 report.misses.append((case, match))
+                report.confusion[(min(case.expected), got)] += 1
         else:
             report.out_of_scope += 1
-            if match.decision == "none":
+            if got == NONE:
                 report.rejected += 1
             else:
                 report.misses.append((case, match))
+                report.confusion[(NONE, got)] += 1
     return report
 
 
 def evaluate_file(matcher: Matcher, path: Path) -> EvalReport:
     return evaluate(matcher, load_cases(path))
+
+
+def crossvalidate(kb: KnowledgeBase, normaliser: TextNormaliser, folds: int = 5,
+                  settings: MatchSettings | None = None) -> EvalReport:
+    """k-fold cross-validation of the whole pipeline over the knowledge base's phrasings.
+
+    Fold k holds out every folds-th phrasing of each topic and of the
+    out-of-scope list; the matcher, classifier included, is rebuilt from the
+    rest and asked the held-out ones.
+    """
+    if folds < 2:
+        raise UserError("--folds needs at least 2 folds")
+    total = EvalReport()
+    for k in range(folds):
+        held: list[EvalCase] = []
+        topics = {}
+        for tid, topic in kb.topics.items():
+            held += [EvalCase(q, frozenset([tid])) for i, q in enumerate(topic.questions) if i % folds == k]
+            topics[tid] = dataclasses.replace(topic, questions=tuple(q for i, q in enumerate(topic.questions) if i % folds != k))
+        held += [EvalCase(q, frozenset()) for i, q in enumerate(kb.out_of_scope) if i % folds == k]
+        fold_kb = dataclasses.replace(kb, topics=topics, out_of_scope=tuple(q for i, q in enumerate(kb.out_of_scope) if i % folds != k))
+        total.add(evaluate(Matcher(fold_kb, normaliser, settings), held))
+    return total

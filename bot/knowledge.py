@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .languages import base_of, localize
 from .text import SynonymTable, clean_input
 
 try:  # libyaml when available: several times faster on start-up.
@@ -133,7 +134,8 @@ class Localized:
     en: str
 
     def get(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
+        """The text in a language of bot.languages: the English, or the Chinese in that language's script."""
+        return self.en if base_of(lang) == "en" else localize(self.zh, lang)
 
 
 @dataclass(frozen=True)
@@ -447,30 +449,40 @@ def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
     return tuple(themes)
 
 
+def _variant_table(reader: _FileReader, section: str, table: Any, problems: list[str]) -> dict[str, str]:
+    """A {canonical: [variants]} section as variant -> canonical, every variant listed once."""
+    variants: dict[str, str] = {}
+    if not isinstance(table, dict):
+        problems.append(f"{reader.where(section)}: field {section!r}: must be a mapping of canonical word to a list of variants")
+        return variants
+    for canonical, items in table.items():
+        if not isinstance(canonical, str) or not isinstance(items, list):
+            problems.append(f"{reader.where(section)}: field '{section}.{canonical}': must be a list of variants")
+            continue
+        for item in items:
+            if not isinstance(item, str) or not item.strip():
+                problems.append(f"{reader.where(section)}: field '{section}.{canonical}': empty variant")
+                continue
+            key = item.strip().lower()
+            if key in variants and variants[key] != canonical:
+                problems.append(
+                    f"{reader.where(section)}: field '{section}.{canonical}': variant {item!r} "
+                    f"is also listed under {variants[key]!r}"
+                )
+            variants[key] = canonical
+    return variants
+
+
 def _load_synonyms(root: Path, problems: list[str]) -> SynonymTable:
     reader, data = _read_optional(root, "synonyms.yaml", problems)
-    variants: dict[str, str] = {}
     stopwords: set[str] = set()
     if data is None:
         return SynonymTable({}, frozenset())
     if not isinstance(data, dict) or not isinstance(data.get("synonyms"), dict):
         problems.append(f"{reader.label}: field 'synonyms': must be a mapping of canonical word to a list of variants")
         return SynonymTable({}, frozenset())
-    for canonical, items in data["synonyms"].items():
-        if not isinstance(canonical, str) or not isinstance(items, list):
-            problems.append(f"{reader.where('synonyms')}: field 'synonyms.{canonical}': must be a list of variants")
-            continue
-        for item in items:
-            if not isinstance(item, str) or not item.strip():
-                problems.append(f"{reader.where('synonyms')}: field 'synonyms.{canonical}': empty variant")
-                continue
-            key = item.strip().lower()
-            if key in variants and variants[key] != canonical:
-                problems.append(
-                    f"{reader.where('synonyms')}: field 'synonyms.{canonical}': variant {item!r} "
-                    f"is also listed under {variants[key]!r}"
-                )
-            variants[key] = canonical
+    variants = _variant_table(reader, "synonyms", data["synonyms"], problems)
+    dialect = _variant_table(reader, "dialect", data.get("dialect", {}), problems)
     raw_stop = data.get("stopwords", [])
     if not isinstance(raw_stop, list):
         problems.append(f"{reader.where('stopwords')}: field 'stopwords': must be a list of words")
@@ -483,9 +495,9 @@ def _load_synonyms(root: Path, problems: list[str]) -> SynonymTable:
     else:
         stopwords = {w.strip().lower() for w in raw_stop if w.strip()}
     for key in data:
-        if key not in ("synonyms", "stopwords"):
+        if key not in ("synonyms", "dialect", "stopwords"):
             problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
-    return SynonymTable(variants, frozenset(stopwords))
+    return SynonymTable(variants, frozenset(stopwords), dialect)
 
 
 def _load_out_of_scope(root: Path, problems: list[str]) -> tuple[str, ...]:

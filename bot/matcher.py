@@ -1,17 +1,21 @@
 """Question in, decision out: which topic answers a question, how sure, or none.
 
-A nearest-neighbour matcher over the knowledge base's phrasings. Each phrasing
-is a bag of IDF-weighted tokens (so words in every question, 微信, 怎么, 账号,
-weigh little); the out-of-scope phrasings form a reject class; rapidfuzz
-re-scores the closest phrasings character by character (typos, segmentation
-slips) and repairs misspelt English words. Everything about the knowledge
-base is computed once in Matcher.__init__.
+Two signals, both derived from the knowledge base once, in Matcher.__init__:
+a logistic-regression classifier (bot/classifier.py) over character n-grams
+and words, trained on every topic's phrasings, keywords and titles with the
+out-of-scope phrasings as a reject class; and a nearest-neighbour score over
+the phrasings (IDF-weighted tokens, so words in every question weigh little;
+topic centroids; keywords; rapidfuzz re-scoring the closest phrasings
+character by character and repairing misspelt English words). A topic's score
+is its probability plus a share of its neighbour score; the classifier's
+out-of-scope probability decides "none".
 """
 
 from __future__ import annotations
 
 import gc
 import math
+from pathlib import Path
 from collections import defaultdict
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -19,30 +23,44 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from .classifier import LinearModel, cached_model
+from .classifier import train as train_classifier
 from .knowledge import KnowledgeBase
+from .languages import base_of
+from .languages import detect as detect_language
 from .text import TextNormaliser, question_language
 
 Decision = Literal["answer", "suggest", "none"]
+NONE_CLASS = "-"  # the classifier's label for out-of-scope phrasings
 
 
 @dataclass(frozen=True)
 class MatchSettings:
     """Weights and thresholds, chosen by a grid search over 5-fold cross-validation
-    (bench/crossval.py), dev.yaml and validation.yaml; see README.md."""
+    of the whole pipeline (`python -m bot eval --folds 5`) and the labelled
+    sets that README.md names as tuned on."""
 
+    # The nearest-neighbour scores (phrasings, centroids, keywords).
     candidates: int = 16  # phrasings re-scored with rapidfuzz
     fuzz_weight: float = 0.3  # share of the character-level score in a phrasing's score
     second_weight: float = 0.15  # a topic's second-best phrasing adds this share
     centroid_weight: float = 0.6  # similarity to the topic as a whole (all phrasings and keywords)
     keyword_weight: float = 0.7  # bonus for query weight covered by a topic's keywords
-    requires_penalty: float = 0.5  # score factor for a topic whose `requires` words are all absent
     oov_weight: float = 1.0  # weight of a word the knowledge base never uses, as a share of the rarest word's
     common_share: float = 0.2  # words in more than this share of phrasings skip the nearest-phrasing scores
-    none_below: float = 0.35  # best topic under this: out of scope
-    answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
-    answer_margin: float = 0.10  # lead over the runner-up needed to answer outright
-    reject_margin: float = -0.05  # out-of-scope phrasing this much closer than any topic: none
     typo_cutoff: float = 84.0  # rapidfuzz ratio to repair an unknown English word
+    # The classifier, and how the two combine: a topic's score is its
+    # probability plus neighbour_weight times its nearest-neighbour score.
+    classifier_c: float = 10.0  # inverse regularisation of the logistic regression
+    neighbour_weight: float = 0.2
+    requires_penalty: float = 1.0  # score factor for a topic whose `requires` words are all absent
+    # Decisions.
+    none_probability: float = 0.5  # the classifier's out-of-scope probability at or over this: none
+    none_below: float = 0.2  # best topic's score under this: none
+    answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
+    answer_margin: float = 0.15  # lead over the runner-up needed to answer outright
+    followup_floor: float = 0.1  # a follow-up's closest topic needs at least this score…
+    followup_share: float = 0.6  # …and this share of the scores of the topics in the running
     max_alternatives: int = 3
 
 
@@ -60,9 +78,9 @@ class Match:
     topic: str | None  # the topic answered or suggested first; None when decision is "none"
     score: float
     alternatives: tuple[Alternative, ...]
-    lang: str  # language of the question: "zh" or "en"
+    lang: str  # language of the question, a code of bot.languages (zh, zh-Hant, zh-HK, en)
     tokens: tuple[str, ...] = field(default=(), compare=False)
-    reject_score: float = field(default=0.0, compare=False)  # closest out-of-scope phrasing
+    reject_score: float = field(default=0.0, compare=False)  # the classifier's out-of-scope probability
 
 
 @dataclass
@@ -128,16 +146,24 @@ def _unit(vector: dict[str, float]) -> dict[str, float]:
 class Matcher:
     """Matches questions against one loaded knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, normaliser: TextNormaliser, settings: MatchSettings | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, normaliser: TextNormaliser, settings: MatchSettings | None = None,
+                 model_cache: Path | None = None) -> None:
         self.kb = kb
         self.normaliser = normaliser
         self.settings = settings or MatchSettings()
         docs: dict[str, list[tuple[str | None, str, list[str]]]] = {"zh": [], "en": []}
 
         owned = [(t.id, q) for t in kb.topics.values() for q in t.questions] + [(None, q) for q in kb.out_of_scope]
-        for (owner, question), (norm, toks) in zip(owned, normaliser.prepare_many([q for _, q in owned])):
+        # The classifier also learns from each topic's keywords and titles.
+        extra = [(t.id, text) for t in kb.topics.values() for text in (*t.keywords, t.title.zh, t.title.en)]
+        prepared = normaliser.prepare_many([q for _, q in owned + extra])
+        for (owner, question), (norm, toks) in zip(owned, prepared):
             if toks:
                 docs[question_language(question)].append((owner, _compact(norm), toks))
+        self.model = self._train_classifier([o for o, _ in owned + extra], prepared, model_cache)
+        columns = {c: i for i, c in enumerate(self.model.classes)}
+        self._none_class = columns[NONE_CLASS]
+        self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
         # Keywords as token sets: a keyword counts when all its tokens are in the question.
         self._keywords: dict[str, list[frozenset[str]]] = {}
         keyword_tokens: dict[str, dict[str, list[str]]] = {"zh": {}, "en": {}}
@@ -170,6 +196,17 @@ class Matcher:
         for lang, lang_docs in docs.items():
             self._index[lang].build(lang_docs, keyword_tokens[lang], self.settings.oov_weight, self.settings.common_share)
 
+    def _train_classifier(self, owners: list[str | None], prepared: list[tuple[str, list[str]]],
+                          cache: Path | None) -> LinearModel:
+        """The topic classifier: from the cache when trained on exactly this knowledge base, else trained now.
+
+        `cache` None trains without caching (cross-validation folds).
+        """
+        labels = [owner or NONE_CLASS for owner in owners]
+        if cache is None:
+            return train_classifier(prepared, labels, self.settings.classifier_c)
+        return cached_model(cache, "topics", prepared, labels, self.settings.classifier_c)
+
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.
 
@@ -177,12 +214,41 @@ class Matcher:
         `requires` words would (a follow-up to a card about a banned account).
         """
         s = self.settings
-        lang = question_language(text)
+        lang = detect_language(text)
         norm = self.normaliser.normalise(text)
         tokens = self.normaliser.tokens_of_normalised(norm)
-        index = self._index[lang]
+        index = self._index[question_language(text)]
         if not tokens or not index.owners:
             return Match("none", None, 0.0, (), lang, tuple(tokens))
+        neighbours, _ = self.neighbour_scores(norm, tokens, question_language(text))
+        probabilities = self.model.scores(norm, tokens)
+        out_of_scope = float(probabilities[self._none_class])
+        query_tokens = set(tokens)
+        scored = []
+        for topic_id, column in self._topic_columns:
+            score = float(probabilities[column]) + s.neighbour_weight * neighbours.get(topic_id, 0.0)
+            if not context_given and not self.requires_met(topic_id, query_tokens):
+                score *= s.requires_penalty
+            scored.append((score, topic_id))
+        scored.sort(reverse=True)
+        top_score, top_topic = scored[0]
+        runner_up = scored[1][0] if len(scored) > 1 else 0.0
+        ranked = [Alternative(t, round(sc, 4)) for sc, t in scored[: 1 + s.max_alternatives]]
+        if out_of_scope >= s.none_probability or top_score < s.none_below:
+            # No topic, but the closest ones are still reported for evaluation and curators.
+            return Match("none", None, round(top_score, 4), tuple(ranked[: s.max_alternatives]), lang,
+                         tuple(tokens), out_of_scope)
+        if top_score >= s.answer_from and top_score - runner_up >= s.answer_margin:
+            decision: Decision = "answer"
+        else:
+            decision = "suggest"
+        return Match(decision, top_topic, round(top_score, 4), tuple(ranked[1:]), lang, tuple(tokens), out_of_scope)
+
+    def neighbour_scores(self, norm: str, tokens: list[str], lang: str) -> tuple[dict[str, float], float]:
+        """Each topic's score from its nearest phrasings, its centroid and its keywords; and the
+        closest out-of-scope phrasing's score."""
+        s = self.settings
+        index = self._index[lang]
         tokens = self._repair_typos(tokens, index)
         weights = _unit({t: index.idf.get(t, index.oov_idf) for t in dict.fromkeys(tokens)})
 
@@ -215,54 +281,51 @@ class Matcher:
                 if keyword <= weights.keys():
                     covered[topic_id] |= keyword
         query_tokens = set(weights)
-        scored = []
+        scores: dict[str, float] = {}
         for topic_id in set(nearest) | set(centroid) | set(covered):
-            scores = sorted(nearest.get(topic_id, [0.0]), reverse=True)
-            score = scores[0] + (s.second_weight * scores[1] if len(scores) > 1 else 0.0)
+            best = sorted(nearest.get(topic_id, [0.0]), reverse=True)
+            score = best[0] + (s.second_weight * best[1] if len(best) > 1 else 0.0)
             score += s.centroid_weight * centroid.get(topic_id, 0.0)
             if topic_id in covered:
                 # A keyword several topics share says less about which one is meant.
                 score += s.keyword_weight * sum(weights[t] ** 2 / len(self._keyword_owners[t]) for t in covered[topic_id])
-            required = self._requires.get(topic_id)
-            if required and not context_given:
-                single, multi = required
-                if single.isdisjoint(query_tokens) and not any(words <= query_tokens for words in multi):
-                    score *= s.requires_penalty
-            scored.append((score, topic_id))
-        if not scored:
-            return Match("none", None, 0.0, (), lang, tuple(tokens))
-        scored.sort(reverse=True)
-        top_score, top_topic = scored[0]
-        runner_up = scored[1][0] if len(scored) > 1 else 0.0
-        ranked = [Alternative(t, round(sc, 4)) for sc, t in scored[: 1 + s.max_alternatives]]
+            scores[topic_id] = score
+        return scores, reject
 
-        if top_score < s.none_below or reject > top_score + s.reject_margin:
-            # No topic, but the closest ones are still reported for evaluation and curators.
-            return Match("none", None, round(top_score, 4), tuple(ranked[: s.max_alternatives]), lang, tuple(tokens), reject)
-        alternatives = tuple(ranked[1:])
-        if top_score >= s.answer_from and top_score - runner_up >= s.answer_margin:
-            decision: Decision = "answer"
-        else:
-            decision = "suggest"
-        return Match(decision, top_topic, round(top_score, 4), alternatives, lang, tuple(tokens), reject)
+    def requires_met(self, topic_id: str, tokens: set[str]) -> bool:
+        """False when the topic has `requires` words and the tokens hold none of them."""
+        required = self._requires.get(topic_id)
+        if not required:
+            return True
+        single, multi = required
+        return not single.isdisjoint(tokens) or any(words <= tokens for words in multi)
 
     def match_followup(self, text: str, previous_topic: str | None) -> Match:
         """A question asked right after a topic card, such as "and the money in it?".
 
-        Alone it may lack the words a topic `requires` ("it" is the banned
-        account); the card before it supplies them. That reading is taken only
-        when it answers outright with a different topic of the same theme or a
-        related one, so "thanks" after a card does not bring the card back.
+        Alone it may not read as a question of ours ("it" is the banned
+        account, which the card before it was about). The card supplies that
+        context: when the closest topic is of the card's theme or related to
+        it, and holds most of the weight of the topics in the running, it is
+        answered. Only then: "thanks" after a card spreads its little weight
+        evenly and brings no card.
         """
-        match = self.match_question(text)
         previous = self.kb.topics.get(previous_topic or "")
-        if match.decision == "answer" or previous is None:
+        if previous is None:
+            return self.match_question(text)
+        match = self.match_question(text, context_given=True)
+        if match.decision == "answer":
             return match
-        followup = self.match_question(text, context_given=True)
-        if followup.decision != "answer" or followup.topic in (None, previous.id):
+        s = self.settings
+        ranked = ([Alternative(match.topic, match.score)] if match.topic else []) + list(match.alternatives)
+        total = sum(a.score for a in ranked)
+        if not ranked or total <= 0:
             return match
-        if followup.topic in previous.related or self.kb.topics[followup.topic].theme == previous.theme:
-            return followup
+        best, rest = ranked[0], ranked[1:]
+        close = best.topic in previous.related or self.kb.topics[best.topic].theme == previous.theme
+        if (best.topic != previous.id and close and best.score >= s.followup_floor
+                and best.score / total >= s.followup_share):
+            return Match("answer", best.topic, best.score, tuple(rest), match.lang, match.tokens, match.reject_score)
         return match
 
     def _repair_typos(self, tokens: list[str], index: _Index) -> list[str]:
@@ -299,7 +362,8 @@ def load_matcher(kb_dir=None, settings: MatchSettings | None = None) -> Matcher:
     from .knowledge import load_knowledge
 
     kb = load_knowledge(kb_dir)
-    matcher = Matcher(kb, TextNormaliser(kb.synonyms, kb.userdict), settings)
+    normaliser = TextNormaliser(kb.synonyms, kb.userdict)
+    matcher = Matcher(kb, normaliser, settings, model_cache=normaliser.cache_dir)
     # jieba's dictionary is half a million objects that never die; left in the
     # collector's generations, every full collection walks them and stalls a
     # question for milliseconds. Freezing moves them out of its reach.

@@ -6,17 +6,17 @@ per-question path only runs compiled regexes, OpenCC and jieba's cut.
 
 from __future__ import annotations
 
+import array
 import hashlib
+import json
 import logging
 import os
-import pickle
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import opencc
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -24,9 +24,36 @@ _SPACE = re.compile(r"\s+")
 _ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9+']*")
 _TOKEN_IS_WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
-# Questions longer than this are cut before matching: nobody asks a question in
-# more characters, and jieba's cost grows with length.
-MAX_MATCH_CHARS = 400
+# Questions longer than this are cut before matching: a story of this length
+# has told what matters, and jieba's cost grows with length.
+MAX_MATCH_CHARS = 600
+# A message of at least this many characters is read as a story around a question.
+STORY_CHARS = 40
+_SENTENCE = re.compile(r"[^。！？!?；;…\n]+[。！？!?；;…\n]*")
+# What asking sounds like, in normalised text (Simplified, lower case, Cantonese already Mandarin).
+_ASKING = re.compile(
+    r"[?？]|吗|么|呢|怎|咋|如何|能否|能不能|可不可以|会不会|是不是|有没有|要不要|该不该|哪|啥|什么|多久|多少|几天"
+    r"|为什么|为啥|靠谱|真的假的|可以吗|行不行|算不算|还能|求助|求问|请问"
+    r"|\b(?:how|what|can|could|should|is it|is this|are they|will|why|where|when|do i|does|legit|safe|any way)\b"
+)
+
+
+def asking_sentences(norm: str) -> str | None:
+    """For a long message, the sentences that ask something: the rest is the story around them.
+
+    None when the message is short, is a single sentence, or asks nothing
+    recognisable (then the whole text is the question).
+    """
+    if len(norm) < STORY_CHARS:
+        return None
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(norm)]
+    sentences = [x for x in sentences if x]
+    if len(sentences) < 2:
+        return None
+    asking = [x for x in sentences if _ASKING.search(x)]
+    if not asking or len(asking) == len(sentences):
+        return None
+    return " ".join(asking)
 
 
 def has_cjk(text: str) -> bool:
@@ -54,22 +81,28 @@ def stem_english(word: str) -> str:
 
 @dataclass(frozen=True)
 class SynonymTable:
-    """Variant spellings folded to one canonical word, and words ignored in matching."""
+    """Variant spellings folded to one canonical word, and words ignored in matching.
+
+    `dialect` (Cantonese into Mandarin) is applied first, so that the
+    Mandarin it produces is folded by `variants` like any other text.
+    """
 
     variants: dict[str, str]
     stopwords: frozenset[str]
+    dialect: dict[str, str] = field(default_factory=dict)
 
-    def compile(self) -> re.Pattern[str] | None:
+    def compile(self, variants: dict[str, str] | None = None) -> re.Pattern[str] | None:
         """One regex for all variants, longest first at each position.
 
         Built as a trie so the regex engine does not try hundreds of
         alternatives at every character: that made synonym folding the
         costliest step of matching.
         """
-        if not self.variants:
+        variants = self.variants if variants is None else variants
+        if not variants:
             return None
-        ascii_words = [v for v in self.variants if v.isascii()]
-        others = [v for v in self.variants if not v.isascii()]
+        ascii_words = [v for v in variants if v.isascii()]
+        others = [v for v in variants if not v.isascii()]
         parts = []
         if ascii_words:
             # ASCII variants only as whole words: "wx" must not fire inside "wxyz".
@@ -101,10 +134,12 @@ def _trie_regex(words: list[str]) -> str:
 
 
 class JiebaCache:
-    """jieba's dictionary plus our user dictionary, pickled once for a fast start.
+    """jieba's dictionary plus our user dictionary, cached once for a fast start.
 
-    jieba's own cache is a marshal dump that takes ~0.8 s to load; a pickle of
-    the same dict with the user words already added loads in about a third.
+    jieba's own cache is a marshal dump that takes ~0.8 s to load. This one is
+    plain data (the words joined by newlines, then their frequencies as 64-bit
+    integers), so a file planted in the cache folder cannot run code, and it
+    loads in about a fifth of a second.
     """
 
     def __init__(self, userdict: Path, cache_dir: Path | None = None) -> None:
@@ -123,23 +158,17 @@ class JiebaCache:
 
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()
-        path = self.cache_dir / f"jieba-{self.key}.pickle"
-        try:
-            with open(path, "rb") as fh:
-                tok.FREQ, tok.total = pickle.load(fh)
+        path = self.cache_dir / f"jieba-{self.key}.bin"
+        loaded = _read_frequencies(path)
+        if loaded is not None:
+            tok.FREQ, tok.total = loaded
             tok.initialized = True
             return tok
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            pass
         tok.initialize()
         for word, freq in read_userdict(self.userdict):
             tok.add_word(word, freq)
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                pickle.dump((tok.FREQ, tok.total), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
+            _write_frequencies(path, tok.FREQ, tok.total)
             _remove_stale(self.cache_dir, "jieba-", keep=path)
         except OSError:
             # A read-only home still works, only without the fast start.
@@ -147,9 +176,53 @@ class JiebaCache:
         return tok
 
 
+_FREQ_MAGIC = b"ASBJIEBA1"
+
+
+def _write_frequencies(path: Path, freq: dict[str, int], total: int) -> None:
+    words = list(freq)
+    if any("\n" in w for w in words):
+        return  # cannot happen with jieba's dictionary; then simply no cache
+    blob = "\n".join(words).encode("utf-8")
+    counts = array.array("q", [freq[w] for w in words])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(_FREQ_MAGIC + total.to_bytes(8, "little") + len(blob).to_bytes(8, "little"))
+        fh.write(blob)
+        fh.write(counts.tobytes())
+    os.replace(tmp, path)
+
+
+def _read_frequencies(path: Path) -> tuple[dict[str, int], int] | None:
+    """The cached dictionary, or None when the file is missing or not exactly what _write_frequencies wrote."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_FREQ_MAGIC)
+    if not data.startswith(_FREQ_MAGIC) or len(data) < head + 16:
+        return None
+    total = int.from_bytes(data[head: head + 8], "little")
+    size = int.from_bytes(data[head + 8: head + 16], "little")
+    body = data[head + 16: head + 16 + size]
+    counts = array.array("q")
+    rest = data[head + 16 + size:]
+    if len(body) != size or len(rest) % counts.itemsize:
+        return None
+    counts.frombytes(rest)
+    try:
+        words = body.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if len(words) != len(counts):
+        return None
+    return dict(zip(words, counts.tolist())), total
+
+
 def _remove_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
     """Old caches of a previous dictionary or knowledge base are dead weight (several MB each)."""
-    for old in cache_dir.glob(f"{prefix}*.pickle"):
+    for old in cache_dir.glob(f"{prefix}*"):
         if old != keep:
             try:
                 old.unlink()
@@ -209,18 +282,27 @@ class TextNormaliser:
     """Question text to matching tokens: the one place both the KB and questions go through."""
 
     def __init__(self, synonyms: SynonymTable, userdict: Path, cache_dir: Path | None = None) -> None:
-        self._t2s = opencc.OpenCC("t2s")
+        from .languages import converter
+
+        self._t2s = converter("t2s")
         self._variants = {k.lower(): v for k, v in synonyms.variants.items()}
-        self._pattern = SynonymTable(self._variants, synonyms.stopwords).compile()
+        self._pattern = synonyms.compile(self._variants)
+        self._dialect = {k.lower(): v for k, v in synonyms.dialect.items()}
+        self._dialect_pattern = synonyms.compile(self._dialect)
         self._stopwords = synonyms.stopwords
         jieba_cache = JiebaCache(userdict, cache_dir)
         self._jieba = jieba_cache.tokenizer()
         # Everything that decides a text's tokens: a cached result is only reused when all match.
         self._cache_key = hashlib.sha256(
-            repr((jieba_cache.key, sorted(self._variants.items()), sorted(self._stopwords),
-                  Path(__file__).read_bytes())).encode()
+            repr((jieba_cache.key, sorted(self._variants.items()), sorted(self._dialect.items()),
+                  sorted(self._stopwords), Path(__file__).read_bytes())).encode()
         ).hexdigest()[:16]
         self._cache_dir = jieba_cache.cache_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where derived data (the jieba dictionary, tokenised phrasings, trained models) is cached."""
+        return self._cache_dir
 
     def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str]]]:
         """(normalised text, tokens) for each text, as tokens_of_normalised gives them.
@@ -230,13 +312,13 @@ class TextNormaliser:
         shapes tokens, so a warm start skips a thousand jieba calls.
         """
         digest = hashlib.sha256(("\x00".join(texts) + self._cache_key).encode()).hexdigest()[:20]
-        path = self._cache_dir / f"tokens-{digest}.pickle"
+        path = self._cache_dir / f"tokens-{digest}.json"
         try:
-            with open(path, "rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, list) and len(cached) == len(texts):
-                return cached
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if (isinstance(cached, list) and len(cached) == len(texts)
+                    and all(isinstance(n, str) and isinstance(t, list) for n, t in cached)):
+                return [(n, t) for n, t in cached]
+        except (OSError, ValueError, TypeError):
             pass
         prepared = []
         for text in texts:
@@ -245,8 +327,7 @@ class TextNormaliser:
         try:
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                pickle.dump(prepared, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.write_text(json.dumps(prepared, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, path)
             _remove_stale(self._cache_dir, "tokens-", keep=path)
         except OSError:
@@ -259,6 +340,8 @@ class TextNormaliser:
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)
+            if self._dialect_pattern is not None:
+                text = self._dialect_pattern.sub(lambda m: self._dialect[m.group(0)], text)
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self._variants[m.group(0)], text)
         return text

@@ -1,0 +1,177 @@
+"""Linear text classifiers trained from curated data: class probabilities for a text.
+
+A model is derived data, like the jieba cache: trained with scikit-learn only
+when its training data change, exported as plain arrays (vocabulary, IDF,
+weights) in a .npz file keyed by the data's content, and scored on the
+answering path with numpy alone (a sparse dot product and a softmax).
+Features are TF-IDF character 1-3-grams of the normalised text and its jieba
+words, each block L2-normalised on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+# Bump when features() changes: every cached model is then retrained.
+FEATURE_VERSION = 1
+BLOCKS = ("c", "w")  # character n-grams, words
+
+
+def features(norm: str, tokens: Sequence[str]) -> list[Counter]:
+    """Raw counts of each feature block for a normalised text and its tokens."""
+    chars: Counter = Counter()
+    text = norm.strip()
+    n = len(text)
+    for size in (1, 2, 3):
+        for i in range(n - size + 1):
+            gram = text[i: i + size]
+            if gram[0] != " " and gram[-1] != " ":
+                chars[gram] += 1
+    return [chars, Counter(tokens)]
+
+
+class LinearModel:
+    """Exported multinomial logistic regression over features(); no scikit-learn needed."""
+
+    def __init__(self, classes: tuple[str, ...], index: dict[str, int], block_of: np.ndarray, idf: np.ndarray,
+                 coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.classes = classes
+        self.index = index  # "<block>:<feature>" -> row of coef
+        self.block_of = block_of  # block number of each row
+        self.idf = idf
+        self.idf_list = idf.tolist()  # scalar reads from a list are several times faster than from numpy
+        self.coef = coef  # (features, classes)
+        self.intercept = intercept  # (classes,)
+
+    def scores(self, norm: str, tokens: Sequence[str]) -> np.ndarray:
+        """Class probabilities (softmax), aligned with `classes`."""
+        rows: list[int] = []
+        values: list[float] = []
+        index, idf = self.index, self.idf_list
+        for block, counts in zip(BLOCKS, features(norm, tokens)):
+            block_rows, block_values = [], []
+            for feature, count in counts.items():
+                row = index.get(f"{block}:{feature}")
+                if row is not None:
+                    block_rows.append(row)
+                    block_values.append((1.0 + math.log(count)) * idf[row])
+            if block_rows:
+                # Each block is L2-normalised on its own, as at training.
+                scale = 1.0 / math.sqrt(sum(v * v for v in block_values))
+                rows += block_rows
+                values += [v * scale for v in block_values]
+        logits = np.asarray(values) @ self.coef[rows] + self.intercept if rows else self.intercept.copy()
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def save(self, path: Path) -> None:
+        keys = sorted(self.index, key=self.index.__getitem__)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, classes=np.array(self.classes), features=np.array(keys), idf=self.idf,
+                 coef=self.coef, intercept=self.intercept, block_of=self.block_of)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "LinearModel":
+        # allow_pickle=False: the file holds arrays only, so a planted file cannot run code.
+        with np.load(path, allow_pickle=False) as data:
+            keys = data["features"].tolist()
+            coef = np.ascontiguousarray(data["coef"], dtype=np.float64)
+            model = cls(tuple(data["classes"].tolist()), {k: i for i, k in enumerate(keys)},
+                        data["block_of"], data["idf"].astype(np.float64), coef,
+                        data["intercept"].astype(np.float64))
+        if model.coef.shape != (len(keys), len(model.classes)) or model.idf.shape != (len(keys),):
+            raise ValueError("inconsistent model file")
+        return model
+
+
+def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float = 10.0,
+          class_weight: dict[str, float] | None = None) -> LinearModel:
+    """Fit a multinomial logistic regression; imports scikit-learn (about a second)."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    vocab: dict[str, int] = {}
+    block_of: list[int] = []
+    df: Counter = Counter()
+    docs = []
+    for norm, tokens in samples:
+        doc = {}
+        for b, (block, counts) in enumerate(zip(BLOCKS, features(norm, tokens))):
+            for feature, count in counts.items():
+                key = f"{block}:{feature}"
+                if key not in vocab:
+                    vocab[key] = len(vocab)
+                    block_of.append(b)
+                doc[vocab[key]] = count
+                df[vocab[key]] += 1
+        docs.append(doc)
+    n = len(docs)
+    # scikit-learn's smooth IDF.
+    idf = np.array([math.log((1 + n) / (1 + df[i])) + 1.0 for i in range(len(vocab))])
+    blocks = np.array(block_of)
+    indptr, indices, data = [0], [], []
+    for doc in docs:
+        cols = sorted(doc)
+        vals = np.array([(1.0 + math.log(doc[j])) * idf[j] for j in cols])
+        col_blocks = blocks[cols] if cols else np.array([], dtype=int)
+        for b in range(len(BLOCKS)):
+            mask = col_blocks == b
+            norm2 = np.sqrt((vals[mask] ** 2).sum()) or 1.0
+            vals[mask] /= norm2
+        indices += cols
+        data += vals.tolist()
+        indptr.append(len(indices))
+    matrix = csr_matrix((data, indices, indptr), shape=(n, len(vocab)))
+    # newton-cg: deterministic, and several times faster here than lbfgs on a few hundred thousand weights.
+    model = LogisticRegression(C=c, solver="newton-cg", max_iter=300, class_weight=class_weight)
+    model.fit(matrix, list(labels))
+    classes = tuple(str(x) for x in model.classes_)
+    coef = model.coef_.T
+    intercept = model.intercept_
+    if len(classes) == 2:  # binary: scikit-learn keeps one row; softmax over (-z/2, z/2) equals the sigmoid
+        coef = np.hstack([-coef / 2, coef / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    return LinearModel(classes, vocab, blocks, idf, np.ascontiguousarray(coef, dtype=np.float64),
+                       np.asarray(intercept, dtype=np.float64))
+
+
+def model_key(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float,
+              class_weight: dict[str, float] | None = None) -> str:
+    """What a cached model was trained from: the data, the settings and the feature code."""
+    digest = hashlib.sha256()
+    digest.update(f"{FEATURE_VERSION}|{c}|{sorted((class_weight or {}).items())}".encode())
+    for (norm, tokens), label in zip(samples, labels):
+        digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x00".encode())
+    return digest.hexdigest()[:20]
+
+
+def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str],
+                 c: float = 10.0, class_weight: dict[str, float] | None = None) -> LinearModel:
+    """The model for these samples: from the cache when it was trained on exactly them, else trained now."""
+    key = model_key(samples, labels, c, class_weight)
+    path = cache_dir / f"{name}-{key}.npz"
+    try:
+        return LinearModel.load(path)
+    except (OSError, ValueError, KeyError):
+        pass
+    model = train(samples, labels, c, class_weight)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+        for old in cache_dir.glob(f"{name}-*.npz"):
+            if old != path:
+                try:
+                    old.unlink()
+                except OSError:
+                    pass
+    except OSError:
+        pass  # a read-only cache still answers, only without the fast start
+    return model
