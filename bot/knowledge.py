@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .languages import base_of, localize
-from .text import SynonymTable, clean_input
+from .text import SynonymTable, clean_input, has_cjk
 
 try:  # libyaml when available: several times faster on start-up.
     _Loader: Any = yaml.CSafeLoader
@@ -31,6 +31,9 @@ MAX_TITLE = 60
 MAX_SUMMARY = 200
 MAX_ANSWER = 1200
 MIN_QUESTIONS = 12
+# Which app an official path is for; "any" (the default) suits every platform (110, 96110 ...).
+# Channels that show one platform's paths (the /banned checklist) filter on it.
+PATH_PLATFORMS = ("wechat", "qq", "any")
 _PUNCT = re.compile(r"[\s.,!?;:'\"，。！？；：、“”‘’（）()\-]+")
 
 # Every field of a topic file, with whether it is required and what it means.
@@ -43,9 +46,9 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
     "questions": (True, f"{MIN_QUESTIONS}+ ways people ask it"),
     "keywords": (True, "domain terms that signal the topic"),
     "answer": (True, f"{{zh, en}} plain-text steps, at most {MAX_ANSWER} characters each"),
-    "official_paths": (True, "list of {name: {zh, en}, how: {zh, en}}"),
+    "official_paths": (True, "list of {name: {zh, en}, how: {zh, en}, platform: wechat|qq|any (optional)}"),
     "warnings": (False, "list of {zh, en}: what not to do"),
-    "sources": (True, "list of {seed, note}: where the guidance comes from"),
+    "sources": (True, "list of {seed, zh, en}: the source document and the line users see naming it"),
     "related": (True, "other topic ids"),
     "requires": (False, "words of which a question must hold one for the topic to win outright"),
 }
@@ -142,12 +145,19 @@ class Localized:
 class OfficialPath:
     name: Localized
     how: Localized
+    platform: str = "any"  # one of PATH_PLATFORMS
+
+    def suits(self, platform: str) -> bool:
+        """True when this path is for `platform` or for every platform."""
+        return self.platform in ("any", platform)
 
 
 @dataclass(frozen=True)
 class Source:
+    """A source document: its file name for curators and tests, and the citation users read."""
+
     seed: str
-    note: str
+    citation: Localized
 
 
 @dataclass(frozen=True)
@@ -348,7 +358,9 @@ class _TopicChecker:
             self.fail(fieldname, f"has {len(value)} entries, at least {min_len} needed")
         return tuple(self.string(v, f"{fieldname}[{i}]") for i, v in enumerate(value))
 
-    def mapping_list(self, value: Any, fieldname: str, keys: tuple[str, ...], min_len: int = 1) -> list[dict]:
+    def mapping_list(
+        self, value: Any, fieldname: str, keys: tuple[str, ...], min_len: int = 1, optional: tuple[str, ...] = ()
+    ) -> list[dict]:
         if value is _MISSING:
             return []
         if not isinstance(value, list) or len(value) < min_len:
@@ -360,13 +372,27 @@ class _TopicChecker:
                 self.fail(f"{fieldname}[{i}]", f"must be a mapping with {', '.join(keys)}")
                 continue
             for key in item:
-                if key not in keys:
+                if key not in keys and key not in optional:
                     self.fail(f"{fieldname}[{i}].{key}", "unknown field")
             for key in keys:
                 if key not in item:
                     self.fail(f"{fieldname}[{i}].{key}", "missing")
             out.append(item)
         return out
+
+    def platform(self, value: Any, fieldname: str) -> str:
+        if value not in PATH_PLATFORMS:
+            self.fail(fieldname, f"must be one of {', '.join(PATH_PLATFORMS)}, not {value!r}")
+            return "any"
+        return value
+
+    def citation(self, source: dict, fieldname: str) -> Localized:
+        # A source line is read by users in the card's language: the English one
+        # names the document in English (a Chinese title goes into words).
+        text = Localized(*(self.string(source.get(lang, _MISSING), f"{fieldname}.{lang}") for lang in LANGS))
+        if has_cjk(text.en):
+            self.fail(f"{fieldname}.en", "contains Chinese characters; say it in English")
+        return text
 
     def build(self, themes: set[str]) -> Topic | None:
         data = self.data
@@ -388,8 +414,10 @@ class _TopicChecker:
             self.fail("theme", f"{theme!r} is not a theme of themes.yaml")
         paths = [
             OfficialPath(self.localized(p.get("name"), f"official_paths[{i}].name"),
-                         self.localized(p.get("how"), f"official_paths[{i}].how"))
-            for i, p in enumerate(self.mapping_list(data.get("official_paths", _MISSING), "official_paths", ("name", "how")))
+                         self.localized(p.get("how"), f"official_paths[{i}].how"),
+                         self.platform(p.get("platform", "any"), f"official_paths[{i}].platform"))
+            for i, p in enumerate(self.mapping_list(
+                data.get("official_paths", _MISSING), "official_paths", ("name", "how"), optional=("platform",)))
         ]
         warnings_raw = data.get("warnings", [])
         warnings = tuple(
@@ -398,8 +426,8 @@ class _TopicChecker:
         if not isinstance(warnings_raw, list):
             self.fail("warnings", "must be a list")
         sources = [
-            Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.string(s.get("note"), f"sources[{i}].note"))
-            for i, s in enumerate(self.mapping_list(data.get("sources", _MISSING), "sources", ("seed", "note")))
+            Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.citation(s, f"sources[{i}]"))
+            for i, s in enumerate(self.mapping_list(data.get("sources", _MISSING), "sources", ("seed", *LANGS)))
         ]
         related_raw = data.get("related", [])
         related = self.string_list(related_raw, "related", min_len=0)

@@ -21,11 +21,16 @@ def render_card_text(kb: KnowledgeBase, topic: Topic, lang: str) -> str:
     if topic.warnings:
         lines += ["", kb.text("warnings", lang) + ":"]
         lines += [f"  ⚠ {w.get(lang)}" for w in topic.warnings]
-    lines += ["", kb.text("sources", lang) + ": " + "; ".join(s.note for s in topic.sources)]
+    lines += ["", kb.text("sources", lang) + ": " + "; ".join(source_lines(topic, lang))]
     if topic.related:
         titles = [f"{kb.topics[r].title.get(lang)} ({r})" for r in topic.related if r in kb.topics]
         lines += [kb.text("related", lang) + ": " + ", ".join(titles)]
     return "\n".join(lines)
+
+
+def source_lines(topic: Topic, lang: str) -> list[str]:
+    """The card's sources as users read them, in `lang`; the same document cited twice is named once."""
+    return list(dict.fromkeys(s.citation.get(lang) for s in topic.sources))
 
 
 def render_none_text(kb: KnowledgeBase, lang: str) -> str:
@@ -51,7 +56,7 @@ def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str
     if topic.warnings:
         warns = "\n".join(f"⚠️ {e(w.get(lang))}" for w in topic.warnings)
         parts.append(f"<b>{e(kb.text('warnings', lang))}</b>\n{warns}")
-    sources = "; ".join(e(s.note) for s in topic.sources)
+    sources = "; ".join(e(line) for line in source_lines(topic, lang))
     parts.append(f"<i>{e(kb.text('sources', lang))}: {sources}</i>")
     if share_link:
         parts.append(f'🔗 <a href="{e(share_link, quote=True)}">{e(share_link)}</a>')

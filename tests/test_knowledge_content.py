@@ -87,8 +87,13 @@ def test_dev_questions_are_not_pasted_into_the_knowledge_base(kb):
 
 def test_every_topic_field_is_documented_for_curators():
     readme = (ROOT / "knowledge" / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.M))
-    assert set(TOPIC_FIELDS) <= documented, set(TOPIC_FIELDS) - documented
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \|(.*)$", readme, flags=re.M))
+    assert set(TOPIC_FIELDS) <= set(rows), set(TOPIC_FIELDS) - set(rows)
+    # The sub-fields a topic field takes ({seed, zh, en}, {name, how, platform}) are named in its row.
+    for name, (_, meaning) in TOPIC_FIELDS.items():
+        inside = meaning[meaning.find("{"): meaning.rfind("}") + 1]
+        for key in re.findall(r"\b([a-z_]+)(?=\s*[:,}])", inside):
+            assert f"{key}" in rows[name], (name, key)
 
 
 def test_every_theme_lists_at_least_one_topic(kb):
