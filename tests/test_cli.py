@@ -103,3 +103,44 @@ def test_chat_session_answers_and_quits():
     assert cmd_chat(args, out, read=lambda prompt: next(answers)) == 0
     text = out.getvalue()
     assert "官方渠道" in text and "Official channels" in text and "ban-appeal" in text
+
+
+def test_traditional_questions_get_traditional_answers():
+    code, text = run_cli(["ask", "--json", "我的微信帳號被限制登入，要怎麼申請解封？"])
+    obj = json.loads(text)
+    assert code == 0 and obj["topic"] == "ban-appeal" and obj["lang"] == "zh-Hant"
+    assert "申訴" in obj["title"] + obj["answer"] and "申诉" not in obj["answer"]
+    code, text = run_cli(["ask", "我個微信俾人封咗，點算？"])
+    assert "申訴" in text and "申诉" not in text
+
+
+def test_lang_option_accepts_traditional_and_common_spellings():
+    for value in ("zh-Hant", "zh-TW", "繁體"):
+        code, text = run_cli(["ask", "--json", "--lang", value, "微信被封了怎么申诉"])
+        assert code == 0 and json.loads(text)["lang"] == "zh-Hant"
+    code, text = run_cli(["ask", "--json", "--lang", "zh", "我的微信帳號被限制登入"])
+    assert json.loads(text)["lang"] == "zh" and "申诉" in json.loads(text)["answer"]
+
+
+def test_unknown_lang_is_a_usage_error(capsys):
+    try:
+        main(["ask", "--lang", "klingon", "hi"], io.StringIO())
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "unknown language" in capsys.readouterr().err
+
+
+def test_chat_switches_to_traditional():
+    lines = iter(["lang zh-Hant", "微信被封了怎么申诉", "quit"])
+    out = io.StringIO()
+    from bot.__main__ import build_parser, cmd_chat
+
+    code = cmd_chat(build_parser().parse_args(["chat"]), out, read=lambda _prompt: next(lines))
+    assert code == 0 and "language: zh-Hant" in out.getvalue() and "申訴" in out.getvalue()
+
+
+def test_eval_cross_validates_and_summarises_confusions():
+    code, text = run_cli(["eval", "--folds", "3", str(DATA / "dev.yaml")])
+    assert code == 0
+    assert "cross-validation" in text and "most frequent confusions" in text
+    assert text.count("in-scope top-1 accuracy") == 2

@@ -141,9 +141,35 @@ def test_language_falls_back_to_telegram_language_code(bot_runner):
     fake, _ = bot_runner
     fake.private_message(1011, "/help", language_code="en")
     fake.private_message(1012, "/help", language_code="zh-hant")
+    fake.private_message(1014, "/help", language_code="zh-hans")
+    calls = fake.wait_for("sendMessage", count=3)
+    by_chat = {c.params["chat_id"]: c.params["text"] for c in calls}
+    assert "Just send your question" in by_chat[1011]
+    assert "直接傳送" in by_chat[1012] and "直接发送" in by_chat[1014]
+
+
+def test_a_question_in_traditional_is_answered_in_traditional(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1015, "我的微信帳號被限制登入，要怎麼申請解封？")
+    fake.private_message(1016, "我個微信俾人封咗，點算？")
     calls = fake.wait_for("sendMessage", count=2)
     by_chat = {c.params["chat_id"]: c.params["text"] for c in calls}
-    assert "Just send your question" in by_chat[1011] and "直接发送" in by_chat[1012]
+    assert "申訴" in by_chat[1015] and "申诉" not in by_chat[1015]
+    assert "帳號" in by_chat[1015]  # Taiwan wording, not OpenCC's 賬號
+    assert "申訴" in by_chat[1016] and "申诉" not in by_chat[1016]
+
+
+def test_lang_command_offers_traditional(bot_runner):
+    fake, _ = bot_runner
+    fake.private_message(1017, "/lang")
+    menu = fake.wait_for("sendMessage")[-1]
+    data = [b["callback_data"] for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "l:zh-Hant" in data
+    fake.callback_query(1017, "l:zh-Hant")
+    fake.wait_for("answerCallbackQuery")
+    fake.private_message(1017, "微信被封了怎么申诉")
+    calls = fake.wait_for("sendMessage", count=2)
+    assert "申訴" in calls[-1].params["text"]
 
 
 def test_commands_are_registered_in_chinese_and_english(bot_runner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from .. import languages
 from . import banned, checks
 from .common import (
     CB_ASK_PASTED,
@@ -49,7 +50,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if topic_id in svc.kb.topics and vote in ("0", "1"):
             svc.store.record_vote(topic_id, 1 if vote == "1" else -1)
         await query.answer(ui(context, "vote_thanks", lang))
-    elif prefix == CB_LANG and arg in ("zh", "en", "auto"):
+    elif prefix == CB_LANG and (arg in languages.LANGUAGES or arg == "auto"):
         svc.store.put(f"lang:{update.effective_user.id}", None if arg == "auto" else arg)
         new_lang = user_lang(context, update.effective_user)
         await query.answer(ui(context, "lang_set", new_lang))

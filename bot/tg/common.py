@@ -14,6 +14,7 @@ from ..knowledge import KnowledgeBase, Topic
 from ..checker import MessageChecker
 from ..matcher import Match, Matcher
 from ..render import render_card_html, render_card_short_html
+from .. import languages
 from ..store import Store
 from ..text import has_cjk
 
@@ -79,17 +80,14 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 
 
 def user_lang(context: ContextTypes.DEFAULT_TYPE, user: User | None, text: str | None = None) -> str:
-    """The answer language: a /lang choice, else the question's script, else Telegram's language_code."""
+    """The answer language: a /lang choice, else the question's language and script, else Telegram's language_code."""
     if user is not None:
         chosen = services(context).store.get(f"lang:{user.id}")
-        if chosen in ("zh", "en"):
+        if chosen in languages.LANGUAGES:
             return chosen
-    if text and has_cjk(text):
-        return "zh"
-    if text and any(c.isascii() and c.isalpha() for c in text):
-        return "en"
-    code = (user.language_code or "") if user else ""
-    return "zh" if code.lower().startswith("zh") else "en"
+    if text and (has_cjk(text) or any(c.isascii() and c.isalpha() for c in text)):
+        return languages.detect(text)
+    return languages.normalize_code(user.language_code if user else None) or "en"
 
 
 def share_link(context: ContextTypes.DEFAULT_TYPE, topic_id: str) -> str:

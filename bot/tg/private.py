@@ -7,6 +7,7 @@ import html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from .. import languages
 from . import banned, checks
 from .common import (
     CB_LANG,
@@ -113,13 +114,12 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def cmd_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/lang: choose Chinese, English, or follow each question."""
+    """/lang: choose Simplified or Traditional Chinese, English, or follow each question."""
     lang = user_lang(context, update.effective_user)
-    rows = [[
-        InlineKeyboardButton("中文", callback_data=callback(CB_LANG, "zh")),
-        InlineKeyboardButton("English", callback_data=callback(CB_LANG, "en")),
-        InlineKeyboardButton(ui(context, "lang_auto", lang), callback_data=callback(CB_LANG, "auto")),
-    ]]
+    rows = [
+        [InlineKeyboardButton(label, callback_data=callback(CB_LANG, code)) for code, label in languages.menu()],
+        [InlineKeyboardButton(ui(context, "lang_auto", lang), callback_data=callback(CB_LANG, "auto"))],
+    ]
     await update.effective_message.reply_text(ui(context, "lang_choose", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
 
 
