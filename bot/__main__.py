@@ -26,6 +26,14 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2  # bad input, config or knowledge base: the user can fix it
 
 
+def valid_utf8(text: str) -> str:
+    """Text that can be printed and stored: bytes that were not UTF-8 (an argument, a terminal line) become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from undecodable bytes
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def read_lines(stream) -> list[str]:
     """Lines of standard input as text, whatever the bytes: invalid UTF-8 is replaced."""
     data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
@@ -90,7 +98,7 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
     ids = list(kb.topics)
     while True:
         try:
-            line = read("> ").strip()
+            line = valid_utf8(read("> ")).strip()
         except (EOFError, KeyboardInterrupt):
             out.write("\n")
             return ExitStatus.OK
@@ -201,8 +209,9 @@ def cmd_stats(args, out: TextIO) -> ExitStatus:
     path = Path(config["storage.path"])
     if not path.exists():
         raise UserError(f"{path}: no database yet (it is created when the bot first runs)")
-    store = Store(path)
+    store = Store(path, config["storage.retention_days"])
     try:
+        store.prune_now()  # what is past retention is neither shown nor kept
         out.write(f"Most frequent unanswered questions ({path}):\n")
         rows = store.top_unanswered(args.limit)
         out.write("".join(f"  {n:5}  {q}\n" for q, n in rows) or "  (none)\n")
@@ -273,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")  # the chat reads lines that may not be UTF-8
+    argv = [valid_utf8(a) for a in (sys.argv[1:] if argv is None else argv)]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, out))

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .languages import base_of, localize
+from .regex_shape import super_linear_problems
 from .text import SynonymTable, clean_input, has_cjk
 
 try:  # libyaml when available: several times faster on start-up.
@@ -104,6 +105,11 @@ UI_KEYS = (
     "banned_step_data",
     "banned_step_dont",
     "banned_step_reason",
+    "banned_reason_fraud",
+    "banned_reason_gambling",
+    "banned_reason_porn",
+    "banned_reason_helping",
+    "banned_reason_unknown",
     "banned_other_note",
     "flow_cancelled",
     "flow_nothing_to_cancel",
@@ -473,6 +479,12 @@ def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
         if not all(isinstance(title.get(lang), str) and title[lang].strip() for lang in LANGS):
             problems.append(f"{reader.where('themes')}: field 'themes[{i}].title': needs zh and en")
             continue
+        # Theme ids travel in callback data like topic ids: the same limits.
+        if not ID_PATTERN.match(item["id"]) or len(item["id"]) > MAX_ID_LEN:
+            problems.append(
+                f"{reader.where('themes')}: field 'themes[{i}].id': must be a lower-case slug of at most {MAX_ID_LEN} characters"
+            )
+            continue
         themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip())))
     return tuple(themes)
 
@@ -572,6 +584,11 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
             compiled.append(re.compile(pattern))
         except re.error as exc:
             problems.append(f"{where}[{i}]: invalid regular expression ({exc})")
+            continue
+        # Patterns run on any text a stranger sends: one that is slower than
+        # linear lets a single long message stall the bot for everyone.
+        for problem in super_linear_problems(pattern):
+            problems.append(f"{where}[{i}]: {problem}")
     return tuple(compiled)
 
 
@@ -670,6 +687,9 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     for topic in topics.values():
         reader = readers[topic.id]
         for rel in topic.related:
+            if not ID_PATTERN.match(rel) or len(rel) > MAX_ID_LEN:
+                problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': {rel!r} is not a topic id")
+                continue
             if rel not in topics and not (topic_dir / f"{rel}.yaml").exists():
                 problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': no topic {rel!r}")
             if rel == topic.id:

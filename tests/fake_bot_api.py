@@ -106,10 +106,11 @@ def default_spec_path() -> Path:
 
 
 class Call(NamedTuple):
-    """One request the fake answered with ``ok: true``."""
+    """One request the fake answered with ``ok: true``, and when (``time.monotonic()``)."""
 
     method: str
     params: JSONDict
+    at: float = 0.0
 
 
 class Rejection(NamedTuple):
@@ -1414,7 +1415,7 @@ class FakeBotAPI:
         if method == "getUpdates":
             result = self._get_updates(params)  # waits, so must not hold the lock
             with self._cond:
-                self._calls.append(Call(method, params))
+                self._calls.append(Call(method, params, time.monotonic()))
                 self._cond.notify_all()
             return result
         with self._cond:
@@ -1422,7 +1423,7 @@ class FakeBotAPI:
             result = handler(params) if handler else self._default_result(method, params)
             # Recorded before the response is written, so once PTB's await
             # returns the call is guaranteed to be visible to the test.
-            self._calls.append(Call(method, params))
+            self._calls.append(Call(method, params, time.monotonic()))
             self._cond.notify_all()
             return result
 

@@ -63,6 +63,18 @@ def test_webhook_mode_needs_a_url(tmp_path):
     assert_one_line_error(run_bot(["run"], tmp_path, TELEGRAM_BOT_TOKEN="1:x"), "webhook.url")
 
 
+def test_webhook_mode_refuses_to_start_without_a_secret(tmp_path):
+    (tmp_path / "config.yaml").write_text("telegram:\n  mode: webhook\n  webhook:\n    url: https://bot.example.org/hook\n",
+                                          encoding="utf-8")
+    result = run_bot(["run"], tmp_path, TELEGRAM_BOT_TOKEN="1:x")
+    assert_one_line_error(result, "telegram.webhook.secret_token")
+    assert "TELEGRAM_WEBHOOK_SECRET" in result.stderr
+
+
+def test_webhook_listens_on_loopback_by_default():
+    assert load_config(None, environ={})["telegram.webhook.listen"] == "127.0.0.1"
+
+
 def test_environment_overrides_the_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("telegram:\n  token: '1:file'\n  base_url: http://a/bot\n", encoding="utf-8")
@@ -95,7 +107,7 @@ def test_stats_prints_unanswered_and_votes(tmp_path):
     store = Store(tmp_path / "data" / "bot.sqlite3")
     store.record_unanswered("怎么买火车票 13812345678", "zh")
     store.record_unanswered("怎么买火车票 13812345678", "zh")
-    store.record_vote("ban-appeal", 1)
+    store.record_vote("ban-appeal", 1, user_id=5)
     store.close()
     result = run_bot(["stats"], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -105,14 +105,17 @@ def test_topic_browser_by_theme_and_every_button_answered(bot_runner):
     assert not fake.rejections, fake.summary()
 
 
-def test_feedback_votes_are_stored(bot_runner):
+def test_feedback_is_one_vote_per_user_and_card(bot_runner):
     fake, runner = bot_runner
+    for _ in range(8):
+        fake.callback_query(1006, "v:ban-appeal:0")
     fake.callback_query(1007, "v:sell-sim-card:1")
-    fake.callback_query(1007, "v:sell-sim-card:0")
+    fake.callback_query(1007, "v:sell-sim-card:0")  # a change of mind replaces the first vote
     fake.callback_query(1008, "v:sell-sim-card:1")
-    answers = fake.wait_for("answerCallbackQuery", count=3)
+    answers = fake.wait_for("answerCallbackQuery", count=11)
     assert all(a.params.get("text") for a in answers)
-    assert runner.store.votes_by_topic()["sell-sim-card"] == (2, 1)
+    votes = runner.store.votes_by_topic()
+    assert votes["sell-sim-card"] == (1, 1) and votes["ban-appeal"] == (0, 1)
 
 
 def test_appeal_and_report_commands(bot_runner):

@@ -78,7 +78,8 @@ def test_banned_flow_survives_a_restart_and_classifies_a_pasted_notice(fake_api,
         calls = fake_api.wait_for("sendMessage", count=3)
         checklist = calls[-1].params
         ids = buttons(checklist)
-        assert ids[0] == "t:regional-fraud-ban"
+        # The appeal comes first for every reason; the regional card is the last pointer.
+        assert ids[0] == "t:ban-appeal" and ids[-1] == "t:regional-fraud-ban"
         assert {"t:banned-funds-withdrawal", "t:banned-data-recovery", "t:paid-unseal-service"} <= set(ids)
         assert "1️⃣" in checklist["text"] and "4️⃣" in checklist["text"]
         # The flow is over: the next message is an ordinary question again.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.privacy import mask_personal_numbers
+from bot.privacy import mask_personal_data
 from bot.store import Store
 
 
@@ -18,8 +18,8 @@ def test_personal_numbers_are_masked_before_storage(tmp_path):
 
 
 def test_masking_leaves_ordinary_numbers_alone():
-    assert mask_personal_numbers("2019年10月14日，一张200元，110 和 96110") == "2019年10月14日，一张200元，110 和 96110"
-    assert mask_personal_numbers("call +86 138 1234 5678") == "call [手机号]"
+    assert mask_personal_data("2019年10月14日，一张200元，110 和 96110") == "2019年10月14日，一张200元，110 和 96110"
+    assert mask_personal_data("call +86 138 1234 5678") == "call [手机号]"
 
 
 def test_settings_survive_a_restart_and_deleting_works(tmp_path):
@@ -34,8 +34,8 @@ def test_settings_survive_a_restart_and_deleting_works(tmp_path):
 
 def test_votes_and_views(tmp_path):
     store = Store(tmp_path / "db.sqlite3")
-    for vote in (1, 1, -1):
-        store.record_vote("ban-appeal", vote)
+    for user, vote in ((1, 1), (2, 1), (3, -1)):
+        store.record_vote("ban-appeal", vote, user)
     for topic in ("a", "b", "b"):
         store.record_view(topic)
     assert store.votes_by_topic() == {"ban-appeal": (2, 1)}

@@ -10,6 +10,7 @@ from bot.config import load_config
 from bot.matcher import Matcher
 from bot.store import Store
 from bot.tg.app import build_application
+from bot.tg.delivery import serve
 
 from .fake_bot_api import FakeBotAPI
 
@@ -17,13 +18,14 @@ from .fake_bot_api import FakeBotAPI
 class BotRunner:
     """Starts build_application()'s Application polling the fake; stop() shuts it down cleanly."""
 
-    def __init__(self, fake: FakeBotAPI, matcher: Matcher, db_path: Path, **settings: str) -> None:
+    def __init__(self, fake: FakeBotAPI, matcher: Matcher, db_path: Path, request_timeout: float | None = None,
+                 **settings: str) -> None:
         env = {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_BASE_URL": f"{fake.url}/bot"}
         config = load_config(None, environ=env)
         config.values["storage.path"] = str(db_path)
         config.values.update(settings)
         self.store = Store(db_path)
-        self.application = build_application(config, matcher=matcher, store=self.store)
+        self.application = build_application(config, matcher=matcher, store=self.store, request_timeout=request_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -40,19 +42,14 @@ class BotRunner:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = self.application
-        await app.initialize()
-        if app.post_init:
-            await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        started = asyncio.Event()
+        asyncio.get_running_loop().create_task(self._signal_ready(started))
+        # The same start-up, polling and shutdown as `python -m bot run`, with a short long-poll.
+        await serve(self.application, self._stop, poll_timeout=1, started=started)
+
+    async def _signal_ready(self, started: asyncio.Event) -> None:
+        await started.wait()
         self._ready.set()
-        await self._stop.wait()
-        await app.updater.stop()
-        await app.stop()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
-        await app.shutdown()
 
     def start(self) -> BotRunner:
         self._thread.start()

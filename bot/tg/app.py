@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from urllib.parse import urlparse
 
@@ -11,6 +12,7 @@ from telegram.ext import (
     ApplicationBuilder,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     InlineQueryHandler,
@@ -27,9 +29,11 @@ from ..checker import MessageChecker
 from ..matcher import Matcher, load_matcher
 from ..store import Store
 from . import banned, buttons, checks, groups, guard, inline, private
-from .common import RateLimiter, Services, services, ui, user_lang
+from ..privacy import MaskPersonalData
+from .common import RateLimiter, Services, services, ui, user_lang, valid_text
+from .delivery import run_until_signalled, sender_key
 from .errors import on_error
-from .retry import RetryingLimiter
+from .outgoing import TelegramLimiter
 
 log = logging.getLogger(__name__)
 
@@ -62,29 +66,51 @@ def file_url_for(base_url: str) -> str:
     return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else base_url.rstrip("/") + "/file/bot"
 
 
+# Typing an inline query sends one per pause: four count as one message.
+INLINE_COST = 0.25
+# Chosen with bench/bench_bot.py (CPU per update against a bare echo bot, same
+# loopback): more concurrency only made httpcore's pool bookkeeping costlier.
+CONCURRENT_UPDATES = 8
+CONNECTION_POOL_SIZE = 8
+
+
+def update_cost(update: Update, bot_id: int, username: str) -> float:
+    """What an update costs its sender's rate limit; 0 for group chatter the bot does not answer."""
+    if update.callback_query is not None:
+        return 1.0
+    if update.inline_query is not None:
+        return INLINE_COST
+    message = update.message or update.edited_message
+    if message is None:
+        return 0.0
+    if message.chat.type == "private" or groups.addressed_to_bot(message, bot_id, username):
+        return 1.0
+    return 0.0
+
+
 async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Before any handler: a user past the limit gets one notice, then silence."""
-    user = update.effective_user
-    message = update.message
-    counted = update.callback_query is not None or (
-        message is not None
-        and (message.chat.type == "private" or (message.text or "").startswith("/"))
-    )
-    if user is None or not counted:
+    """Before any handler: a sender past the limit gets one notice, then silence; so does a busy group."""
+    cost = update_cost(update, context.bot.id, context.bot.username)
+    if not cost:
         return
-    verdict = services(context).rate_limiter.check(user.id)
+    svc = services(context)
+    verdict = svc.rate_limiter.check(sender_key(update), cost)
+    message = update.message or update.edited_message
     if verdict == "ok":
-        return
+        if message is None or message.chat.type == "private" or svc.group_limiter.check(message.chat.id) == "ok":
+            return
+        raise ApplicationHandlerStop  # the group had its answers for this minute
+    user = update.effective_user
     if update.callback_query is not None:
         await update.callback_query.answer(ui(context, "rate_limited", user_lang(context, user)) if verdict == "notify" else None)
     elif verdict == "notify" and message is not None:
-        await message.reply_text(ui(context, "rate_limited", user_lang(context, user)), do_quote=False)
+        await message.reply_text(ui(context, "rate_limited", user_lang(context, user)), do_quote=message.chat.type != "private")
     raise ApplicationHandlerStop
 
 
 async def cmd_private_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask <question> in a private chat is the same as sending the question."""
-    text = " ".join(context.args or [])
+    text = valid_text(" ".join(context.args or []))
     await private.answer_question(update.effective_message, context, text, user_lang(context, update.effective_user, text))
 
 
@@ -127,27 +153,32 @@ def add_handlers(application: Application) -> None:
         CommandHandler("ask", cmd_private_ask, private_chat),
         CommandHandler("topic", groups.cmd_topic, group_chat),
         CommandHandler("topic", cmd_private_topic, private_chat),
-        MessageHandler(private_chat & filters.TEXT & ~filters.COMMAND, private.on_private_text),
-        MessageHandler(group_chat & filters.TEXT & ~filters.COMMAND, groups.on_group_text),
+        MessageHandler(private_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, private.on_private_text),
+        MessageHandler(group_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, groups.on_group_text),
         MessageHandler(private_chat & MEDIA, private.on_non_text),
         CallbackQueryHandler(buttons.on_button),
         InlineQueryHandler(inline.on_inline_query),
+        ChatMemberHandler(guard.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
     ])
     application.add_error_handler(on_error)
 
 
-def build_application(config: Config, matcher: Matcher | None = None, store: Store | None = None) -> Application:
+def build_application(config: Config, matcher: Matcher | None = None, store: Store | None = None,
+                      request_timeout: float | None = None) -> Application:
     """The Application with every handler; services are built here unless given (tests share them)."""
     token = require_token(config)
     builder = (
         ApplicationBuilder()
         .token(token)
-        .rate_limiter(RetryingLimiter())
+        .updater(None)  # updates come through delivery.py, confirmed only once handled
+        .rate_limiter(TelegramLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .concurrent_updates(16)
-        .connection_pool_size(32)
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connection_pool_size(CONNECTION_POOL_SIZE)
     )
+    if request_timeout is not None:
+        builder = builder.read_timeout(request_timeout).write_timeout(request_timeout)
     base_url = config["telegram.base_url"]
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
@@ -155,12 +186,17 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
     matcher = matcher or load_matcher(config["knowledge.dir"] or None)
     application.bot_data["services"] = Services(
         matcher=matcher,
-        store=store or Store(config["storage.path"]),
+        store=store or Store(config["storage.path"], config["storage.retention_days"], voter_key(token)),
         rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
         checker=MessageChecker(matcher.kb),
     )
     add_handlers(application)
     return application
+
+
+def voter_key(token: str) -> bytes:
+    """Key of the hash that stands for a voter in the database: derived from the token, which is not stored."""
+    return hashlib.sha256(b"votes:" + token.encode()).digest()
 
 
 class _QuietNetworkErrors(logging.Filter):
@@ -194,24 +230,29 @@ def setup_logging(level: str, token: str) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_QuietNetworkErrors())
         handler.addFilter(_RedactToken(token))
+        # Last: it also turns tracebacks into masked text. At DEBUG, PTB logs every update.
+        handler.addFilter(MaskPersonalData())
 
 
 def run(config: Config) -> None:
-    """Run the bot until SIGINT or SIGTERM (PTB stops cleanly on both)."""
+    """Run the bot until SIGINT or SIGTERM; updates by polling, or by webhook with a secret."""
     token = require_token(config)
     setup_logging(config["logging.level"], token)
-    if config["telegram.mode"] == "webhook" and not config["telegram.webhook.url"]:
-        raise UserError("telegram.mode is webhook but telegram.webhook.url is empty (see config.example.yaml)")
-    application = build_application(config)
+    webhook = None
     if config["telegram.mode"] == "webhook":
+        if not config["telegram.webhook.url"]:
+            raise UserError("telegram.mode is webhook but telegram.webhook.url is empty (see config.example.yaml)")
+        if not config["telegram.webhook.secret_token"]:
+            raise UserError(
+                "telegram.mode is webhook but telegram.webhook.secret_token (or TELEGRAM_WEBHOOK_SECRET) is empty: "
+                "without it anyone who finds the URL can post forged updates"
+            )
         url = config["telegram.webhook.url"]
-        application.run_webhook(
-            listen=config["telegram.webhook.listen"],
-            port=config["telegram.webhook.port"],
-            url_path=urlparse(url).path.lstrip("/"),
-            webhook_url=url,
-            secret_token=config["telegram.webhook.secret_token"] or None,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        webhook = {
+            "listen": config["telegram.webhook.listen"],
+            "port": config["telegram.webhook.port"],
+            "url_path": urlparse(url).path.strip("/"),
+            "webhook_url": url,
+            "secret_token": config["telegram.webhook.secret_token"],
+        }
+    run_until_signalled(build_application(config), webhook)

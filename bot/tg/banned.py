@@ -1,6 +1,8 @@
 """/banned: a guided checklist for a banned account (platform, then the notice's reason).
 
-The state lives in SQLite, so a restart of the bot does not lose a user halfway.
+The checklist shows the chosen platform's official paths (each path names its
+platform in the knowledge base) and nothing about reporting other people. The
+state lives in SQLite, so a restart of the bot does not lose a user halfway.
 """
 
 from __future__ import annotations
@@ -16,12 +18,25 @@ from .common import CB_BANNED, callback, services, topic_rows, ui, user_lang
 
 FLOW_TIMEOUT = 15 * 60  # seconds a half-finished flow waits for its next step
 PLATFORMS = ("wechat", "qq", "other")
+# The `platform` of the official paths each choice shows: "other" gets only the
+# paths that suit every platform (never a WeChat-only menu).
+PATH_PLATFORM = {"wechat": "wechat", "qq": "qq", "other": "any"}
 REASONS = ("fraud", "gambling", "porn", "helping", "unknown")
-# The topic that explains each reason a ban notice gives.
+# The checklist's steps: heading, topic, and whether the step lists the platform's paths.
+# Every reason goes through the same appeal: a "suspected fraud" ban is an ordinary
+# ban, and the regional anti-fraud card is only a pointer under the reason.
+STEPS = (
+    ("banned_step_appeal", "ban-appeal", True),
+    ("banned_step_money", "banned-funds-withdrawal", True),
+    ("banned_step_data", "banned-data-recovery", True),
+    ("banned_step_dont", "paid-unseal-service", False),
+)
+# The topic a reason's step links to (its text is ui.yaml's banned_reason_<reason>).
+# None of them is a reporting card: a banned user is not told how to report others.
 REASON_TOPIC = {
     "fraud": "regional-fraud-ban",
     "gambling": "gambling-consequences",
-    "porn": "report-porn-contraband",
+    "porn": "ban-types-duration",
     "helping": "unseal-helper-job",
     "unknown": "ban-types-duration",
 }
@@ -106,27 +121,23 @@ def classify_notice(context: ContextTypes.DEFAULT_TYPE, text: str) -> str:
 def checklist_html(context: ContextTypes.DEFAULT_TYPE, platform: str, reason: str, lang: str) -> tuple[str, list[str]]:
     """The personal checklist and the topic ids it links to."""
     kb = services(context).kb
-    appeal = kb.topics["regional-fraud-ban" if reason == "fraud" else "ban-appeal"]
-    steps = [
-        ("banned_step_appeal", appeal),
-        ("banned_step_money", kb.topics["banned-funds-withdrawal"]),
-        ("banned_step_data", kb.topics["banned-data-recovery"]),
-        ("banned_step_dont", kb.topics["paid-unseal-service"]),
-    ]
-    reason_topic = kb.topics[REASON_TOPIC[reason]]
-    if reason_topic.id != appeal.id:
-        steps.append(("banned_step_reason", reason_topic))
+    wanted = PATH_PLATFORM.get(platform, "any")
     e = html.escape
     parts = [f"<b>{e(ui(context, 'banned_checklist', lang))}</b>"]
-    for key, topic in steps:
-        path = topic.official_paths[0]
-        parts.append(
-            f"<b>{e(ui(context, key, lang))}</b>\n{e(topic.summary.get(lang))}\n"
-            f"• {e(path.name.get(lang))}: {e(path.how.get(lang))}"
-        )
-    if platform == "other":
-        parts.append(f"<i>{e(ui(context, 'banned_other_note', lang))}</i>")
-    return "\n\n".join(parts), list(dict.fromkeys(t.id for _, t in steps))
+    shown: set[str] = set()  # a path listed under one step is not repeated under the next
+    for key, topic_id, with_paths in STEPS:
+        topic = kb.topics[topic_id]
+        lines = [f"<b>{e(ui(context, key, lang))}</b>", e(topic.summary.get(lang))]
+        paths = [p for p in topic.official_paths if with_paths and p.suits(wanted) and p.name.zh not in shown]
+        shown.update(p.name.zh for p in paths)
+        lines += [f"• {e(p.name.get(lang))}: {e(p.how.get(lang))}" for p in paths]
+        if key == "banned_step_appeal" and not paths:
+            lines.append(f"<i>{e(ui(context, 'banned_other_note', lang))}</i>")
+        parts.append("\n".join(lines))
+    reason_key = f"banned_reason_{reason}"
+    parts.append(f"<b>{e(ui(context, 'banned_step_reason', lang))}</b>\n{e(ui(context, reason_key, lang))}")
+    topic_ids = [topic_id for _, topic_id, _ in STEPS] + [REASON_TOPIC[reason]]
+    return "\n\n".join(parts), list(dict.fromkeys(topic_ids))
 
 
 async def finish(message: Message, context: ContextTypes.DEFAULT_TYPE, user_id: int, state: dict, reason: str, lang: str) -> None:

@@ -48,7 +48,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif prefix == CB_VOTE:
         topic_id, _, vote = arg.rpartition(":")
         if topic_id in svc.kb.topics and vote in ("0", "1"):
-            svc.store.record_vote(topic_id, 1 if vote == "1" else -1)
+            svc.store.record_vote(topic_id, 1 if vote == "1" else -1, update.effective_user.id)
         await query.answer(ui(context, "vote_thanks", lang))
     elif prefix == CB_LANG and (arg in languages.LANGUAGES or arg == "auto"):
         svc.store.put(f"lang:{update.effective_user.id}", None if arg == "auto" else arg)
@@ -56,12 +56,21 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(ui(context, "lang_set", new_lang))
     elif prefix == CB_BANNED:
         await banned.on_banned_button(update, context, arg)
-    elif prefix == CB_ASK_PASTED and message is not None and context.user_data.get(checks.LAST_PASTED):
+    elif prefix == CB_ASK_PASTED and checks.pasted_text(message) and not _pressed_before(svc, message):
         await query.answer()
         from .private import answer_question
 
-        text = context.user_data.pop(checks.LAST_PASTED)
+        text = checks.pasted_text(message)
         await answer_question(message, context, text, user_lang(context, update.effective_user, text))
     else:
         # Old buttons (a topic since removed, a message too old to edit) still get an answer.
         await query.answer(ui(context, "button_expired", lang))
+
+
+def _pressed_before(svc, message) -> bool:
+    """A second tap on the same 'meant it as a question' button is answered once, not twice."""
+    key = ("asked", message.chat.id, message.message_id)
+    if key in svc.chat_state:
+        return True
+    svc.chat_state.set(key, True)
+    return False

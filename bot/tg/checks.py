@@ -8,43 +8,52 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from ..checker import Verdict
+from ..knowledge import KnowledgeBase
 
-from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang
+from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang, valid_text
 
-LAST_PASTED = "last_pasted"
+MAX_TRIGGER = 80
 
 
-def verdict_html(verdict: Verdict, context: ContextTypes.DEFAULT_TYPE, lang: str) -> tuple[str, list[str]]:
+def verdict_html(verdict: Verdict, kb: KnowledgeBase, lang: str) -> tuple[str, list[str]]:
     """The verdict message for a checked text, and the topic ids to offer."""
-    lines = [html.escape(ui(context, f"check_{verdict.risk}", lang))]
+    lines = [html.escape(kb.text(f"check_{verdict.risk}", lang))]
     if verdict.context != "ad":
-        lines.append(html.escape(ui(context, f"check_context_{verdict.context}", lang)))
+        lines.append(html.escape(kb.text(f"check_context_{verdict.context}", lang)))
     if verdict.flags:
         lines.append("")
-        lines.append(f"<b>{html.escape(ui(context, 'check_flags', lang))}</b>")
+        lines.append(f"<b>{html.escape(kb.text('check_flags', lang))}</b>")
         for flag in verdict.flags:
-            trigger = html.escape(flag.trigger[:80])
+            trigger = html.escape(valid_text(flag.trigger[:MAX_TRIGGER]))
             lines.append(f"• {html.escape(flag.label.get(lang))}: “<code>{trigger}</code>”")
     return "\n".join(lines), list(verdict.topics)
 
 
 async def reply_with_verdict(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, lang: str,
                              offer_question: bool = False, verdict: Verdict | None = None) -> None:
+    """The verdict; with offer_question, as a reply to the pasted message, whose button reads that message again."""
     svc = services(context)
-    body, topics = verdict_html(verdict or svc.checker.check_message(text), context, lang)
+    body, topics = verdict_html(verdict or svc.checker.check_message(text), svc.kb, lang)
     rows = topic_rows(svc.kb, topics[:4], lang)
     if offer_question:
-        context.user_data[LAST_PASTED] = text
         rows.append([InlineKeyboardButton(ui(context, "check_as_question", lang), callback_data=callback(CB_ASK_PASTED))])
-    await message.reply_html(body, reply_markup=InlineKeyboardMarkup(rows) if rows else None, do_quote=False)
+    await message.reply_html(body, reply_markup=InlineKeyboardMarkup(rows) if rows else None, do_quote=offer_question)
+
+
+def pasted_text(verdict_message: Message | None) -> str | None:
+    """The text a verdict with the 'meant it as a question' button was about: the message it replies to."""
+    pasted = getattr(verdict_message, "reply_to_message", None)  # None for a message too old to read
+    if pasted is None:
+        return None
+    return valid_text(pasted.text or pasted.caption) or None
 
 
 async def cmd_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/check <text>: the verdict on a message someone received."""
     message = update.effective_message
-    text = message.text.partition(" ")[2] if message.text else ""
+    text = valid_text(message.text).partition(" ")[2]
     if not text.strip() and message.reply_to_message is not None:
-        text = message.reply_to_message.text or message.reply_to_message.caption or ""
+        text = valid_text(message.reply_to_message.text or message.reply_to_message.caption)
     lang = user_lang(context, update.effective_user, text)
     if not text.strip():
         await message.reply_text(ui(context, "check_usage", lang), do_quote=False)
@@ -55,7 +64,7 @@ async def cmd_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A forwarded message is something the user received: check it."""
     message = update.effective_message
-    text = message.text or message.caption or ""
+    text = valid_text(message.text or message.caption)
     lang = user_lang(context, update.effective_user, text)
     if not text.strip():
         await message.reply_text(ui(context, "check_usage", lang), do_quote=False)

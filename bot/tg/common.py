@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Hashable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
+from ..cache import ExpiringLRU
 from ..knowledge import KnowledgeBase, Topic
 from ..checker import MessageChecker
 from ..matcher import Match, Matcher
@@ -29,36 +29,52 @@ CB_ASK_PASTED = "aq"  # answer the last pasted text as a question
 CB_BANNED = "b"  # the /banned guided flow
 
 
+GROUP_ANSWERS_PER_MINUTE = 15
+
+
 def callback(prefix: str, *args: str) -> str:
     data = ":".join((prefix, *args))
     assert len(data.encode()) <= 64, data  # ids are validated at load; this guards new prefixes
     return data
 
 
-@dataclass
 class RateLimiter:
-    """Per-user sliding window: past the limit, one notice, then silence until it passes."""
+    """Per-sender token bucket: `limit` updates at once, then one every window/limit seconds.
 
-    limit: int
-    window: float
-    clock: Callable[[], float] = time.monotonic
-    _hits: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))
-    _notified: set[int] = field(default_factory=set)
+    Past the limit, one notice, then silence until a token is back. A sender whose
+    bucket has refilled is forgotten, so memory follows the senders active in the
+    last window, not every sender ever seen.
+    """
 
-    def check(self, user_id: int) -> str:
-        """'ok', 'notify' (first refusal in this window) or 'drop'."""
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(limit)
+        self.rate = limit / window
+        self.window = window
+        self.clock = clock
+        self._buckets: dict[Hashable, tuple[float, float, bool]] = {}  # tokens, when, notified
+        self._next_sweep = clock() + window
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def check(self, key: Hashable, cost: float = 1.0) -> str:
+        """'ok', 'notify' (first refusal since the last accepted update) or 'drop'."""
         now = self.clock()
-        hits = self._hits[user_id]
-        while hits and now - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) < self.limit:
-            hits.append(now)
-            self._notified.discard(user_id)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        tokens, when, notified = self._buckets.get(key, (self.capacity, now, False))
+        tokens = min(self.capacity, tokens + (now - when) * self.rate)
+        if tokens >= cost:
+            self._buckets[key] = (tokens - cost, now, False)
             return "ok"
-        if user_id in self._notified:
-            return "drop"
-        self._notified.add(user_id)
-        return "notify"
+        self._buckets[key] = (tokens, now, True)
+        return "drop" if notified else "notify"
+
+    def _sweep(self, now: float) -> None:
+        full = [k for k, (tokens, when, _) in self._buckets.items() if tokens + (now - when) * self.rate >= self.capacity]
+        for key in full:
+            del self._buckets[key]
+        self._next_sweep = now + self.window
 
 
 @dataclass
@@ -69,6 +85,13 @@ class Services:
     store: Store
     rate_limiter: RateLimiter
     checker: MessageChecker
+    # A group gets at most this many answers a minute, under Telegram's 20, so that
+    # its replies never queue behind the flood limit (and hold up other chats).
+    group_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(GROUP_ANSWERS_PER_MINUTE, 60.0))
+    # The card each user saw last, for reading a follow-up question (bounded: see cache.py).
+    recent_topics: ExpiringLRU[int, str] = field(default_factory=lambda: ExpiringLRU(10_000, 30 * 60.0))
+    # Per-chat knowledge of the guard: admins, the bot's own rights, the last warning.
+    chat_state: ExpiringLRU[tuple, object] = field(default_factory=lambda: ExpiringLRU(20_000, 3600.0))
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -153,15 +176,13 @@ async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic:
         markup = card_keyboard(svc.kb, topic, lang) if i == len(parts) - 1 else None
         await message.reply_html(part, reply_markup=markup, do_quote=False, disable_web_page_preview=True)
     svc.store.record_view(topic.id)
-    context.user_data[LAST_TOPIC] = topic.id
+    if message.chat.type == "private":
+        svc.recent_topics.set(message.chat.id, topic.id)
 
 
 def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
     svc = services(context)
     return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
-
-
-LAST_TOPIC = "last_topic"
 
 
 def match_text(context: ContextTypes.DEFAULT_TYPE, text: str, previous_topic: str | None = None) -> Match:
@@ -180,7 +201,12 @@ def topic_of_bot_message(message: Message | None) -> str | None:
     return None
 
 
+def valid_text(text: str | None) -> str:
+    """Text as it can be stored and sent back: JSON may carry lone surrogates, which UTF-8 cannot encode."""
+    return (text or "").encode("utf-8", "replace").decode("utf-8")
+
+
 def effective_text(update: Update) -> str:
     msg = update.effective_message
-    return (msg.text or msg.caption or "") if msg else ""
+    return valid_text((msg.text or msg.caption) if msg else None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.ext import ContextTypes
 
 from .common import services, user_lang
@@ -14,7 +15,12 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception and, where there is a chat, apologise."""
-    log.error("error while handling an update", exc_info=context.error)
+    error = context.error
+    if isinstance(error, TimedOut):
+        # The message that timed out may well have been delivered: no apology on top of it.
+        log.warning("a request timed out while handling an update (it may have been delivered): %s", error)
+        return
+    log.error("error while handling an update", exc_info=error)
     if not isinstance(update, Update):
         return
     if update.callback_query is not None:

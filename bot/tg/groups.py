@@ -9,7 +9,7 @@ from telegram.constants import MessageEntityType
 from telegram.ext import ContextTypes
 
 from . import guard
-from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang
+from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang, valid_text
 
 
 async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str,
@@ -28,21 +28,22 @@ async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, qu
 
 
 def _strip_bot_mention(message: Message, username: str) -> str:
-    text = message.text or ""
-    for value in message.parse_entities([MessageEntityType.MENTION]).values():
+    text = valid_text(message.text or message.caption)
+    mentions = (message.parse_entities if message.text else message.parse_caption_entities)([MessageEntityType.MENTION])
+    for value in mentions.values():
         if value.lstrip("@").lower() == username.lower():
-            text = text.replace(value, " ")
+            text = text.replace(valid_text(value), " ")
     return text.strip()
 
 
 async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask <question>; a bare /ask in reply to a member answers that member's message."""
     message = update.effective_message
-    question = " ".join(context.args or [])
+    question = valid_text(" ".join(context.args or []))
     target = message
     replied = message.reply_to_message
     if not question and replied is not None:
-        question = replied.text or replied.caption or ""
+        question = valid_text(replied.text or replied.caption)
         target = replied
     lang = user_lang(context, update.effective_user, question)
     if not question.strip():
@@ -66,18 +67,30 @@ async def cmd_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc.store.record_view(topic_id)
 
 
+def addressed_to_bot(message: Message, bot_id: int, username: str) -> bool:
+    """A mention of the bot, a reply to one of its messages, or a command for it (not for another bot)."""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return True
+    text = valid_text(message.text or message.caption)
+    first = message.entities[0] if message.entities else None
+    if first is not None and first.type == MessageEntityType.BOT_COMMAND and first.offset == 0:
+        command = text.split(maxsplit=1)[0]
+        return "@" not in command or command.rpartition("@")[2].lower() == username.lower()
+    return _strip_bot_mention(message, username) != text.strip()
+
+
 async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A mention of the bot or a reply to the bot's own message; anything else is ignored."""
+    """Text or a caption: screened by the guard; answered if it mentions or replies to the bot."""
     message = update.effective_message
     bot = context.bot
     if await guard.screen(message, context):
         return
+    if not addressed_to_bot(message, bot.id, bot.username):
+        return
     replied = message.reply_to_message
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
     question = _strip_bot_mention(message, bot.username)
-    mentioned = question != (message.text or "").strip()
-    if not (to_bot or mentioned):
-        return
     lang = user_lang(context, update.effective_user, question)
     if not question:
         await message.reply_text(ui(context, "ask_usage", lang))

@@ -1,4 +1,10 @@
-"""Opt-in group guard: a short warning under high-risk recruitment ads, deletion only if asked."""
+"""Opt-in group guard: a short warning under high-risk recruitment ads, deletion only if asked.
+
+It reads text and captions (photos, videos, documents), new and edited, forwarded
+or not; admins' own messages are never flagged. Who is an admin and what the bot
+itself may do are asked once and remembered (the bot's rights are updated when
+Telegram reports a change).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,18 @@ import html
 import logging
 import time
 
-from telegram import Message, Update
+from telegram import ChatMember, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from .common import services, share_link, ui, user_lang
+from .common import services, share_link, ui, user_lang, valid_text
 
 log = logging.getLogger(__name__)
 
 WARNING_INTERVAL = 60.0  # seconds: at most one warning per group in this time
+ADMINS_TTL = 600.0  # seconds a group's admin list is trusted
+RIGHTS_TTL = 3600.0  # seconds the bot's own rights are trusted (Telegram reports changes sooner)
 MODES = ("on", "delete")
 ADMIN_STATUSES = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
@@ -24,18 +32,67 @@ def _key(chat_id: int) -> str:
     return f"guard:{chat_id}"
 
 
-async def _is_admin(context: ContextTypes.DEFAULT_TYPE, chat_id: int, user_id: int) -> bool:
-    member = await context.bot.get_chat_member(chat_id, user_id)
+def _remembered(context: ContextTypes.DEFAULT_TYPE, key: tuple, ttl: float):
+    entry = services(context).chat_state.get(key)
+    if entry is None or time.monotonic() - entry[0] > ttl:
+        return None
+    return entry[1]
+
+
+def _remember(context: ContextTypes.DEFAULT_TYPE, key: tuple, value) -> None:
+    services(context).chat_state.set(key, (time.monotonic(), value))
+
+
+def is_anonymous_admin(message: Message) -> bool:
+    """A message an admin sent as the group itself ("remain anonymous")."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
+async def _is_admin(context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    if is_anonymous_admin(message):
+        return True
+    if message.from_user is None:
+        return False
+    member = await context.bot.get_chat_member(message.chat.id, message.from_user.id)
     return member.status in ADMIN_STATUSES
 
 
-async def _bot_can_delete(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
-    member = await context.bot.get_chat_member(chat_id, context.bot.id)
+async def admin_ids(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> frozenset[int]:
+    ids = _remembered(context, ("admins", chat_id), ADMINS_TTL)
+    if ids is None:
+        ids = frozenset(m.user.id for m in await context.bot.get_chat_administrators(chat_id))
+        _remember(context, ("admins", chat_id), ids)
+    return ids
+
+
+async def sent_by_admin(context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    """Admins, anonymous admins and the group's own linked channel are never flagged."""
+    if message.sender_chat is not None:
+        return is_anonymous_admin(message) or bool(message.is_automatic_forward)
+    user = message.from_user
+    return user is not None and user.id in await admin_ids(context, message.chat.id)
+
+
+def _rights_of(member: ChatMember) -> bool:
     return member.status == ChatMemberStatus.OWNER or bool(getattr(member, "can_delete_messages", False))
 
 
+async def bot_can_delete(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
+    can = _remembered(context, ("rights", chat_id), RIGHTS_TTL)
+    if can is None:
+        can = _rights_of(await context.bot.get_chat_member(chat_id, context.bot.id))
+        _remember(context, ("rights", chat_id), can)
+    return can
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot's rights in a chat changed: remember the new ones."""
+    change = update.my_chat_member
+    _remember(context, ("rights", change.chat.id), _rights_of(change.new_chat_member))
+
+
 async def cmd_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/guard on|off|delete|status, for group admins."""
+    """/guard on|off|delete|status, for group admins (anonymous admins included)."""
     message = update.effective_message
     chat_id = update.effective_chat.id
     lang = user_lang(context, update.effective_user)
@@ -48,7 +105,7 @@ async def cmd_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action not in ("on", "off", "delete"):
         await message.reply_text(ui(context, "guard_usage", lang))
         return
-    if not await _is_admin(context, chat_id, update.effective_user.id):
+    if not await _is_admin(context, message):
         await message.reply_text(ui(context, "guard_admins_only", lang))
         return
     if action == "off":
@@ -59,31 +116,32 @@ async def cmd_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(ui(context, "guard_on", lang))
     else:
         store.put(_key(chat_id), "delete")
-        can = await _bot_can_delete(context, chat_id)
+        can = await bot_can_delete(context, chat_id)
         await message.reply_text(ui(context, "guard_delete_on" if can else "guard_delete_no_right", lang))
 
 
 async def screen(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Check a group message when the guard is on; True when it was warned about."""
+    """Check a group message or caption when the guard is on; True when it was warned about."""
     svc = services(context)
     mode = svc.store.get(_key(message.chat_id))
     if mode not in MODES:
         return False
-    text = message.text or message.caption or ""
-    verdict = svc.checker.check_message(text)
-    if verdict.risk != "high":
+    text = valid_text(message.text or message.caption)
+    if not text.strip():
         return False
-    last = context.bot_data.setdefault("guard_last_warning", {})
-    now = time.monotonic()
+    verdict = svc.checker.check_message(text)
+    if verdict.risk != "high" or await sent_by_admin(context, message):
+        return False
     deleted = False
-    if mode == "delete" and await _bot_can_delete(context, message.chat_id):
+    if mode == "delete" and await bot_can_delete(context, message.chat_id):
         try:
             deleted = await message.delete()
         except TelegramError:
             log.warning("guard could not delete a message in chat %s", message.chat_id)
-    if now - last.get(message.chat_id, -WARNING_INTERVAL) < WARNING_INTERVAL:
+            svc.chat_state.pop(("rights", message.chat_id))  # ask again next time
+    if _remembered(context, ("warned", message.chat_id), WARNING_INTERVAL) is not None:
         return True
-    last[message.chat_id] = now
+    _remember(context, ("warned", message.chat_id), True)
     lang = user_lang(context, message.from_user, text)
     topic = verdict.topics[0]
     title = svc.kb.topics[topic].title.get(lang)

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResu
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from .common import group_card_html, services, share_link, ui, user_lang
+from .common import group_card_html, services, share_link, ui, user_lang, valid_text
 
 MAX_RESULTS = 5
 
@@ -15,7 +15,7 @@ async def on_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """Answer an inline query with topic cards as articles."""
     svc = services(context)
     query = update.inline_query
-    text = (query.query or "").strip()
+    text = valid_text(query.query).strip()
     lang = user_lang(context, update.effective_user, text)
     if text:
         match = svc.matcher.match_question(text)

@@ -11,7 +11,6 @@ from .. import languages
 from . import banned, checks
 from .common import (
     CB_LANG,
-    LAST_TOPIC,
     callback,
     effective_text,
     match_text,
@@ -33,7 +32,7 @@ async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, 
     if not text.strip():
         await message.reply_text(ui(context, "empty_question", lang), do_quote=False)
         return
-    match = match_text(context, text, context.user_data.get(LAST_TOPIC))
+    match = match_text(context, text, svc.recent_topics.get(message.chat.id))
     if match.decision == "answer" and match.topic:
         await send_card(message, context, svc.kb.topics[match.topic], lang)
     elif match.decision == "suggest" and match.topic:

@@ -1,0 +1,276 @@
+"""Updates in, without losing one to a crash: each update is confirmed to Telegram only once it is handled.
+
+Telegram keeps an update until the bot confirms it: by a getUpdates call whose
+offset is past it, or by answering its webhook request. PTB's Updater fetches
+ahead into an unbounded queue and confirms with the next fetch, so a SIGKILL (or
+the out-of-memory killer) during a backlog lost every update fetched but not yet
+answered. Here the offset only moves past an update once its handlers have
+finished, and a webhook request is answered only then. After a crash Telegram
+sends again whatever was not finished: every update is handled at least once, and
+one whose reply went out just before the crash is answered twice.
+
+Updates from one sender are handled one at a time, in order; different senders'
+updates run concurrently, up to the application's update processor limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+from collections import deque
+from typing import Any, Hashable
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
+from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+
+# Telegram returns at most 100 updates from the lowest unconfirmed one, so the
+# bot never holds more than that; fetching resumes once half of them are done.
+MAX_UNFINISHED = 100
+RESUME_BELOW = 50
+POLL_TIMEOUT = 10.0  # seconds a getUpdates long poll waits when the bot is idle
+BUSY_POLL_INTERVAL = 0.25  # seconds between fetches while earlier updates are still being handled
+SHUTDOWN_GRACE = 30.0  # seconds a stop waits for updates being handled
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query", "my_chat_member")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def sender_key(update: Update) -> Hashable:
+    """Who an update comes from: the user, or the chat that posts as itself (anonymous admins, channels)."""
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return ("chat", message.sender_chat.id)
+    if update.effective_user is not None:
+        return update.effective_user.id
+    if update.effective_chat is not None:
+        return ("chat", update.effective_chat.id)
+    return ("update", update.update_id)
+
+
+class OrderedDispatcher:
+    """Hands updates to the Application: one sender's in order, and says which are finished."""
+
+    def __init__(self, application: Application) -> None:
+        self.application = application
+        self._lines: dict[Hashable, deque[tuple[Update, asyncio.Future]]] = {}  # waiting behind the running one
+        self._futures: dict[int, asyncio.Future] = {}  # update id -> done when handled
+        self._tasks: set[asyncio.Task] = set()
+        self._accepting = True
+        self.changed = asyncio.Event()
+
+    @property
+    def unfinished(self) -> int:
+        return len(self._futures)
+
+    def lowest_unfinished(self) -> int | None:
+        return min(self._futures) if self._futures else None
+
+    def submit(self, update: Update) -> asyncio.Future:
+        """Queue an update; the future is done once its handlers have finished (or it was dropped at shutdown)."""
+        existing = self._futures.get(update.update_id)
+        if existing is not None:  # Telegram re-sent an update still being handled
+            return existing
+        future = asyncio.get_running_loop().create_future()
+        self._futures[update.update_id] = future
+        key = sender_key(update)
+        line = self._lines.get(key)
+        if line is None:
+            self._lines[key] = deque()
+            self._start(key, update, future)
+        else:
+            line.append((update, future))
+        return future
+
+    def _start(self, key: Hashable, update: Update, future: asyncio.Future) -> None:
+        task = asyncio.create_task(self._handle(key, update, future), name=f"update-{update.update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, key: Hashable, update: Update, future: asyncio.Future) -> None:
+        app = self.application
+        try:
+            # PTB's process_update sends handler errors to the error handler itself.
+            await app.update_processor.process_update(update, app.process_update(update))
+        except Exception:  # noqa: BLE001 - the next update must still run
+            log.exception("update %s could not be processed", update.update_id)
+        finally:
+            self._finish(update.update_id, future)
+            line = self._lines[key]
+            if line and self._accepting:
+                self._start(key, *line.popleft())
+            else:
+                del self._lines[key]
+                for waiting, waiting_future in line:  # stopping: left for Telegram to send again
+                    self._futures.pop(waiting.update_id, None)
+                    if not waiting_future.done():
+                        waiting_future.cancel()
+
+    def _finish(self, update_id: int, future: asyncio.Future) -> None:
+        self._futures.pop(update_id, None)
+        if not future.done():
+            future.set_result(None)
+        self.changed.set()
+
+    async def wait_for_change(self, timeout: float) -> None:
+        self.changed.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), timeout)
+
+    async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
+        """Stop starting queued updates and wait for the running ones."""
+        self._accepting = False
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("%d update(s) still running at shutdown were cancelled; Telegram will send them again",
+                            len(pending))
+                await asyncio.wait(pending, timeout=5)
+
+
+def confirm_offset(dispatcher: OrderedDispatcher, highest: int | None) -> int | None:
+    """The getUpdates offset that confirms everything handled and nothing else."""
+    lowest = dispatcher.lowest_unfinished()
+    if lowest is not None:
+        return lowest
+    return None if highest is None else highest + 1
+
+
+async def poll(application: Application, stop: asyncio.Event, poll_timeout: float = POLL_TIMEOUT) -> None:
+    """getUpdates until `stop` is set; confirm an update only once it is handled."""
+    bot = application.bot
+    dispatcher = OrderedDispatcher(application)
+    await bot.delete_webhook()  # polling and a webhook exclude each other; pending updates are kept
+    highest: int | None = None
+    failures = 0
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            if dispatcher.unfinished >= MAX_UNFINISHED:
+                while dispatcher.unfinished >= RESUME_BELOW and not stop.is_set():
+                    await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
+                continue
+            busy = dispatcher.unfinished > 0
+            fetch = asyncio.ensure_future(bot.get_updates(
+                offset=confirm_offset(dispatcher, highest), timeout=0 if busy else poll_timeout,
+                allowed_updates=list(ALLOWED_UPDATES),
+            ))
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+                failures = 0
+            except TimedOut:
+                continue
+            except InvalidToken:
+                raise
+            except (NetworkError, Conflict) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("getUpdates failed (%s); trying again in %.1f s", exc, delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stopping), delay)
+                continue
+            new = [u for u in updates if highest is None or u.update_id > highest]
+            for update in new:
+                highest = update.update_id
+                dispatcher.submit(update)
+            if dispatcher.unfinished and not new:
+                # Everything Telegram returned is still being handled: wait for progress, not spin.
+                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
+    finally:
+        stopping.cancel()
+        await dispatcher.drain()
+        offset = confirm_offset(dispatcher, highest)
+        if offset is not None:
+            with contextlib.suppress(Exception):  # Telegram sends again what is not confirmed: no loss
+                await bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=list(ALLOWED_UPDATES))
+
+
+async def serve_webhook(application: Application, stop: asyncio.Event, listen: str, port: int, url_path: str,
+                        webhook_url: str, secret_token: str, max_connections: int = 40) -> None:
+    """An HTTP server Telegram posts updates to; each request is answered once its update is handled."""
+    import tornado.httpserver
+    import tornado.web
+
+    dispatcher = OrderedDispatcher(application)
+    bot = application.bot
+    expected = secret_token.encode()
+
+    class WebhookHandler(tornado.web.RequestHandler):
+        async def post(self) -> None:
+            given = self.request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                self.set_status(403)
+                return
+            try:
+                update = Update.de_json(json.loads(self.request.body), bot)
+            except Exception:  # noqa: BLE001 - not an update: refuse it, do not crash
+                self.set_status(400)
+                return
+            try:
+                await dispatcher.submit(update)
+            except asyncio.CancelledError:
+                self.set_status(503)  # stopping: Telegram will send it again
+                return
+            self.set_status(200)
+
+    app = tornado.web.Application([(rf"/{url_path}/?", WebhookHandler)])
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.listen(port, address=listen)
+    try:
+        await bot.set_webhook(url=webhook_url, secret_token=secret_token, allowed_updates=list(ALLOWED_UPDATES),
+                              max_connections=max_connections)
+        await stop.wait()
+    finally:
+        server.stop()
+        await dispatcher.drain()
+        await server.close_all_connections()
+
+
+async def serve(application: Application, stop: asyncio.Event, webhook: dict[str, Any] | None = None,
+                poll_timeout: float = POLL_TIMEOUT, started: asyncio.Event | None = None) -> None:
+    """Run the Application until `stop` is set: start-up, updates by polling or webhook, clean shutdown."""
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        await application.start()
+        if started is not None:
+            started.set()
+        try:
+            if webhook:
+                await serve_webhook(application, stop, **webhook)
+            else:
+                await poll(application, stop, poll_timeout)
+        finally:
+            await application.stop()
+            if application.post_shutdown:
+                await application.post_shutdown(application)
+    finally:
+        await application.shutdown()
+
+
+def run_until_signalled(application: Application, webhook: dict[str, Any] | None = None) -> None:
+    """serve() until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # not on Windows
+                loop.add_signal_handler(sig, stop.set)
+        await serve(application, stop, webhook)
+
+    asyncio.run(main())
