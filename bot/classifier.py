@@ -93,29 +93,38 @@ class LinearModel:
 
 
 def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float = 10.0,
-          class_weight: dict[str, float] | None = None) -> LinearModel:
-    """Fit a multinomial logistic regression; imports scikit-learn (about a second)."""
+          class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
+    """Fit a multinomial logistic regression; imports scikit-learn (about a second).
+
+    `min_df` above 1 marks a large knowledge base: features seen in fewer
+    samples are left out, and a solver that scales to many classes is used.
+    """
+    import warnings
+
     from scipy.sparse import csr_matrix
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
+    counted = [[(f"{block}:{feature}", count) for block, counts in zip(BLOCKS, features(norm, tokens))
+                for feature, count in counts.items()] for norm, tokens in samples]
+    df = Counter(key for doc in counted for key, _ in doc)
     vocab: dict[str, int] = {}
     block_of: list[int] = []
-    df: Counter = Counter()
     docs = []
-    for norm, tokens in samples:
-        doc = {}
-        for b, (block, counts) in enumerate(zip(BLOCKS, features(norm, tokens))):
-            for feature, count in counts.items():
-                key = f"{block}:{feature}"
-                if key not in vocab:
-                    vocab[key] = len(vocab)
-                    block_of.append(b)
-                doc[vocab[key]] = count
-                df[vocab[key]] += 1
-        docs.append(doc)
+    for doc in counted:
+        row = {}
+        for key, count in doc:
+            if df[key] < min_df:
+                continue
+            if key not in vocab:
+                vocab[key] = len(vocab)
+                block_of.append(BLOCKS.index(key.split(":", 1)[0]))
+            row[vocab[key]] = count
+        docs.append(row)
     n = len(docs)
     # scikit-learn's smooth IDF.
-    idf = np.array([math.log((1 + n) / (1 + df[i])) + 1.0 for i in range(len(vocab))])
+    keys = list(vocab)
+    idf = np.array([math.log((1 + n) / (1 + df[k])) + 1.0 for k in keys])
     blocks = np.array(block_of)
     indptr, indices, data = [0], [], []
     for doc in docs:
@@ -130,9 +139,18 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
         data += vals.tolist()
         indptr.append(len(indices))
     matrix = csr_matrix((data, indices, indptr), shape=(n, len(vocab)))
-    # newton-cg: deterministic, and several times faster here than lbfgs on a few hundred thousand weights.
-    model = LogisticRegression(C=c, solver="newton-cg", max_iter=300, class_weight=class_weight)
-    model.fit(matrix, list(labels))
+    if min_df == 1:
+        # newton-cg: deterministic, and several times faster here than lbfgs on a few hundred thousand weights.
+        model = LogisticRegression(C=c, solver="newton-cg", max_iter=300, class_weight=class_weight)
+    else:
+        # A large, pruned problem (hundreds of classes): newton-cg's cost grows with the square of
+        # the weights; saga's with the data. A fixed seed keeps it deterministic.
+        model = LogisticRegression(C=c, solver="saga", max_iter=30, tol=1e-3, random_state=0,
+                                   class_weight=class_weight)
+    with warnings.catch_warnings():
+        # saga's epoch cap is deliberate: it bounds training time on very large knowledge bases.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(matrix, list(labels))
     classes = tuple(str(x) for x in model.classes_)
     coef = model.coef_.T
     intercept = model.intercept_
@@ -144,25 +162,25 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
 
 
 def model_key(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float,
-              class_weight: dict[str, float] | None = None) -> str:
+              class_weight: dict[str, float] | None = None, min_df: int = 1) -> str:
     """What a cached model was trained from: the data, the settings and the feature code."""
     digest = hashlib.sha256()
-    digest.update(f"{FEATURE_VERSION}|{c}|{sorted((class_weight or {}).items())}".encode())
+    digest.update(f"{FEATURE_VERSION}|{c}|{sorted((class_weight or {}).items())}|{min_df}".encode())
     for (norm, tokens), label in zip(samples, labels):
         digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x00".encode())
     return digest.hexdigest()[:20]
 
 
 def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str],
-                 c: float = 10.0, class_weight: dict[str, float] | None = None) -> LinearModel:
+                 c: float = 10.0, class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
     """The model for these samples: from the cache when it was trained on exactly them, else trained now."""
-    key = model_key(samples, labels, c, class_weight)
+    key = model_key(samples, labels, c, class_weight, min_df)
     path = cache_dir / f"{name}-{key}.npz"
     try:
         return LinearModel.load(path)
     except (OSError, ValueError, KeyError):
         pass
-    model = train(samples, labels, c, class_weight)
+    model = train(samples, labels, c, class_weight, min_df)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         model.save(path)

@@ -52,8 +52,11 @@ class MatchSettings:
     # The classifier, and how the two combine: a topic's score is its
     # probability plus neighbour_weight times its nearest-neighbour score.
     classifier_c: float = 10.0  # inverse regularisation of the logistic regression
+    # Knowledge bases with more training texts than this leave out features seen
+    # once: a thousand topics would otherwise need gigabytes and minutes to train.
+    classifier_prune_from: int = 5000
     neighbour_weight: float = 0.2
-    requires_penalty: float = 1.0  # score factor for a topic whose `requires` words are all absent
+    requires_penalty: float = 0.6  # score factor for a topic whose `requires` words are all absent
     # Decisions.
     none_probability: float = 0.5  # the classifier's out-of-scope probability at or over this: none
     none_below: float = 0.2  # best topic's score under this: none
@@ -203,9 +206,10 @@ class Matcher:
         `cache` None trains without caching (cross-validation folds).
         """
         labels = [owner or NONE_CLASS for owner in owners]
+        min_df = 2 if len(prepared) > self.settings.classifier_prune_from else 1
         if cache is None:
-            return train_classifier(prepared, labels, self.settings.classifier_c)
-        return cached_model(cache, "topics", prepared, labels, self.settings.classifier_c)
+            return train_classifier(prepared, labels, self.settings.classifier_c, min_df=min_df)
+        return cached_model(cache, "topics", prepared, labels, self.settings.classifier_c, min_df=min_df)
 
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.
@@ -220,6 +224,7 @@ class Matcher:
         index = self._index[question_language(text)]
         if not tokens or not index.owners:
             return Match("none", None, 0.0, (), lang, tuple(tokens))
+        tokens = self._repair_typos(tokens, index)
         neighbours, _ = self.neighbour_scores(norm, tokens, question_language(text))
         probabilities = self.model.scores(norm, tokens)
         out_of_scope = float(probabilities[self._none_class])
@@ -249,7 +254,6 @@ class Matcher:
         closest out-of-scope phrasing's score."""
         s = self.settings
         index = self._index[lang]
-        tokens = self._repair_typos(tokens, index)
         weights = _unit({t: index.idf.get(t, index.oov_idf) for t in dict.fromkeys(tokens)})
 
         cosine: dict[int, float] = defaultdict(float)

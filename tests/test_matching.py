@@ -68,8 +68,10 @@ def test_topics_that_require_a_ban_word_leave_everyday_questions_alone(matcher, 
 
 
 def test_a_follow_up_to_a_card_is_read_with_that_card_in_mind(matcher):
-    assert matcher.match_question("那里面的零钱怎么取出来").topic != "banned-funds-withdrawal"
-    assert matcher.match_followup("那里面的零钱怎么取出来", "ban-appeal").topic == "banned-funds-withdrawal"
+    # Alone, "the money in it" lacks a ban word: at most a suggestion. After the appeal card, an answer.
+    assert matcher.match_question("那里面的零钱怎么取出来").decision != "answer"
+    followup = matcher.match_followup("那里面的零钱怎么取出来", "ban-appeal")
+    assert followup.decision == "answer" and followup.topic == "banned-funds-withdrawal"
     assert matcher.match_followup("照片还能找回来吗", "ban-appeal").topic == "banned-data-recovery"
     # Thanks, chit-chat and unrelated questions are not dragged into the previous topic.
     assert matcher.match_followup("谢谢", "ban-appeal").decision == "none"
