@@ -1,7 +1,7 @@
 """What each part of the matcher adds: the whole pipeline, then one row per signal removed.
 
 Each row rebuilds the matcher without one signal (the classifier retrained
-where its inputs change) and measures in-scope top-1 and out-of-scope
+on what is left) and measures in-scope top-1 and out-of-scope
 rejection on the labelled sets and by 5-fold cross-validation. The sets were
 tuned on, so the absolute figures flatter; the differences between rows are
 what this prints for. Run: .venv/bin/python bench/ablation.py
@@ -13,7 +13,6 @@ import dataclasses
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,44 +30,14 @@ SETS = [
 ]
 
 
-class NeighboursOnly(Matcher):
-    """The matcher without its classifier: neighbour scores, and the closest out-of-scope
-    phrasing as the reject signal (the matcher before the classifier)."""
-
-    def match_question(self, text, context_given=False):
-        from bot.matcher import Alternative, Match
-        from bot.text import question_language
-
-        norm = self.normaliser.normalise(text)
-        tokens = self.normaliser.tokens_of_normalised(norm)
-        lang = question_language(text)
-        if not tokens:
-            return Match("none", None, 0.0, (), lang)
-        scores, reject = self.neighbour_scores(norm, self._repair_typos(tokens, self._index[lang]), lang)
-        ranked = sorted(((sc, t) for t, sc in scores.items()), reverse=True)
-        if not ranked:
-            return Match("none", None, 0.0, (), lang)
-        top, topic = ranked[0]
-        alternatives = tuple(Alternative(t, sc) for sc, t in ranked[1:4])
-        # The old matcher's thresholds on its own scale.
-        if top < 0.35 or reject > top - 0.05:
-            return Match("none", None, top, alternatives, lang)
-        return Match("suggest", topic, top, alternatives, lang)
-
-
-def row(name: str, kb: KnowledgeBase, normaliser: TextNormaliser, settings: MatchSettings,
-        build: Callable[..., Matcher] = Matcher) -> None:
-    cache = Path(tempfile.mkdtemp(prefix="ablation-"))
-    matcher = build(kb, normaliser, settings, model_cache=cache)
+def row(name: str, kb: KnowledgeBase, normaliser: TextNormaliser, settings: MatchSettings) -> None:
+    matcher = Matcher(kb, normaliser, settings)
     cells = []
     for path in SETS:
         report = evaluate(matcher, load_cases(path))
-        cells.append(f"{report.top1_rate:6.1%} / {report.rejection_rate:6.1%}")
-    if build is Matcher:
-        cv = crossvalidate(kb, normaliser, 5, settings)
-        cells.append(f"{cv.top1_rate:6.1%} / {cv.rejection_rate:6.1%}")
-    else:
-        cells.append("—")
+        cells.append(f"{report.top1_rate:.1%} / {report.rejection_rate:.1%}")
+    cv = crossvalidate(kb, normaliser, 5, settings)
+    cells.append(f"{cv.top1_rate:.1%} / {cv.rejection_rate:.1%}")
     print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
@@ -79,13 +48,11 @@ def main() -> None:
     print("| signals | " + " | ".join(p.name for p in SETS) + " | 5-fold cross-validation |")
     print("| --- |" + " --- |" * (len(SETS) + 1))
     row("whole pipeline", kb, normaliser, settings)
-    row("− classifier (neighbour scores, closest out-of-scope phrasing rejects)", kb, normaliser, settings, NeighboursOnly)
-    row("− neighbour scores (classifier alone)", kb, normaliser, dataclasses.replace(settings, neighbour_weight=0.0))
     row("− `requires`", kb, normaliser, dataclasses.replace(settings, requires_penalty=1.0))
-    row("− typo repair (rapidfuzz)", kb, normaliser, dataclasses.replace(settings, typo_cutoff=101.0))
-    no_titles = dataclasses.replace(kb, topics={
+    row("− typo repair of English words (rapidfuzz)", kb, normaliser, dataclasses.replace(settings, typo_cutoff=101.0))
+    no_keywords = dataclasses.replace(kb, topics={
         t.id: dataclasses.replace(t, keywords=()) for t in kb.topics.values()})
-    row("− keywords as training texts", no_titles, normaliser, settings)
+    row("− keywords as training texts", no_keywords, normaliser, settings)
     bare = TextNormaliser(SynonymTable({}, kb.synonyms.stopwords, {}), kb.userdict,
                           cache_dir=Path(tempfile.mkdtemp(prefix="ablation-")))
     row("− synonyms and Cantonese (synonyms.yaml)", kb, bare, settings)

@@ -26,14 +26,9 @@ BLOCKS = ("c", "w")  # character n-grams, words
 
 def features(norm: str, tokens: Sequence[str]) -> list[Counter]:
     """Raw counts of each feature block for a normalised text and its tokens."""
-    chars: Counter = Counter()
     text = norm.strip()
-    n = len(text)
-    for size in (1, 2, 3):
-        for i in range(n - size + 1):
-            gram = text[i: i + size]
-            if gram[0] != " " and gram[-1] != " ":
-                chars[gram] += 1
+    grams = [*text, *(text[i: i + 2] for i in range(len(text) - 1)), *(text[i: i + 3] for i in range(len(text) - 2))]
+    chars = Counter(g for g in grams if g[0] != " " and g[-1] != " ")
     return [chars, Counter(tokens)]
 
 
@@ -47,6 +42,11 @@ class LinearModel:
         self.block_of = block_of  # block number of each row
         self.idf = idf
         self.idf_list = idf.tolist()  # scalar reads from a list are several times faster than from numpy
+        # One lookup table per block, keyed by the bare feature: no key strings built per question.
+        self.block_index: list[dict[str, int]] = [{} for _ in BLOCKS]
+        for key, row in index.items():
+            block, _, feature = key.partition(":")
+            self.block_index[BLOCKS.index(block)][feature] = row
         self.coef = coef  # (features, classes)
         self.intercept = intercept  # (classes,)
 
@@ -54,14 +54,15 @@ class LinearModel:
         """Class probabilities (softmax), aligned with `classes`."""
         rows: list[int] = []
         values: list[float] = []
-        index, idf = self.index, self.idf_list
-        for block, counts in zip(BLOCKS, features(norm, tokens)):
+        idf = self.idf_list
+        log = math.log
+        for index, counts in zip(self.block_index, features(norm, tokens)):
             block_rows, block_values = [], []
             for feature, count in counts.items():
-                row = index.get(f"{block}:{feature}")
+                row = index.get(feature)
                 if row is not None:
                     block_rows.append(row)
-                    block_values.append((1.0 + math.log(count)) * idf[row])
+                    block_values.append(idf[row] if count == 1 else (1.0 + log(count)) * idf[row])
             if block_rows:
                 # Each block is L2-normalised on its own, as at training.
                 scale = 1.0 / math.sqrt(sum(v * v for v in block_values))

@@ -91,17 +91,30 @@ def _convert(code: str, text: str) -> str:
     return text
 
 
+_SCRIPT_OF: dict[str, int] = {}  # character -> 1 Traditional only, -1 Simplified only, 0 both or neither
+
+
+def _script_of(char: str) -> int:
+    found = _SCRIPT_OF.get(char)
+    if found is None:
+        if converter("t2s").convert(char) != char:
+            found = 1
+        elif converter("s2t").convert(char) != char:
+            found = -1
+        else:
+            found = 0
+        if len(_SCRIPT_OF) < 50_000:  # the CJK block has about 21,000 characters
+            _SCRIPT_OF[char] = found
+    return found
+
+
 def detect(text: str) -> str:
     """The language a question is written in: en, zh, zh-Hant (Taiwan) or zh-HK (Cantonese)."""
     if not has_cjk(text):
         return "en"
     sample = text[:400]
-    simplified = converter("t2s").convert(sample)
-    traditional = converter("s2t").convert(sample)
-    # Characters that exist in one script only; the many shared ones say nothing.
-    trad_only = sum(a != b for a, b in zip(sample, simplified)) if len(simplified) == len(sample) else 0
-    simp_only = sum(a != b for a, b in zip(sample, traditional)) if len(traditional) == len(sample) else 0
-    if trad_only <= simp_only:
+    # Characters of one script only count; the many shared ones say nothing.
+    if sum(_script_of(c) for c in sample if "\u4e00" <= c <= "\u9fff") <= 0:
         return "zh"
     return "zh-HK" if _CANTONESE.search(sample) else "zh-Hant"
 
