@@ -18,20 +18,13 @@ from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from .matcher import Match, load_matcher
 from .render import render_card_text, render_none_text, render_suggest_text
+from .utf8 import valid_argument
 
 
 class ExitStatus(enum.IntEnum):
     OK = 0
     FAILED = 1  # a check or evaluation did not pass
     USAGE = 2  # bad input, config or knowledge base: the user can fix it
-
-
-def valid_utf8(text: str) -> str:
-    """Text that can be printed and stored: bytes that were not UTF-8 (an argument, a terminal line) become U+FFFD."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:  # a lone surrogate that did not come from undecodable bytes
-        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def read_lines(stream) -> list[str]:
@@ -98,7 +91,7 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
     ids = list(kb.topics)
     while True:
         try:
-            line = valid_utf8(read("> ")).strip()
+            line = valid_argument(read("> ")).strip()
         except (EOFError, KeyboardInterrupt):
             out.write("\n")
             return ExitStatus.OK
@@ -284,7 +277,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")  # the chat reads lines that may not be UTF-8
-    argv = [valid_utf8(a) for a in (sys.argv[1:] if argv is None else argv)]
+    argv = [valid_argument(a) for a in (sys.argv[1:] if argv is None else argv)]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, out))

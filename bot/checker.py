@@ -15,6 +15,7 @@ import opencc
 
 from .knowledge import KnowledgeBase, Localized, RedFlags
 from .text import clean_input, has_cjk
+from .utf8 import valid_text
 
 Risk = Literal["high", "medium", "low"]
 Context = Literal["ad", "warning", "question"]
@@ -68,7 +69,7 @@ class MessageChecker:
         self._t2s = opencc.OpenCC("t2s")
 
     def normalise(self, text: str) -> str:
-        text = clean_input(text)[:MAX_CHECK_CHARS]
+        text = clean_input(valid_text(text))[:MAX_CHECK_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)
@@ -78,7 +79,7 @@ class MessageChecker:
 
     def check_message(self, text: str) -> Verdict:
         """The verdict for one message; never raises on any input string."""
-        original = clean_input(text)[:MAX_CHECK_CHARS]
+        original = clean_input(valid_text(text))[:MAX_CHECK_CHARS]
         norm = self.normalise(text)
         # OpenCC and NFKC keep lengths for almost all text; when they do, the
         # trigger is quoted from the message as the user wrote it.

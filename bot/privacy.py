@@ -8,7 +8,7 @@ import re
 # Mainland ID card: 17 digits and a digit or X (the X is why it has its own pattern).
 _ID_CARD = re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![\dA-Za-z])")
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-][A-Za-z0-9.-]{0,250}\.[A-Za-z]{2,}", re.ASCII)
-_WXID = re.compile(r"(?<![A-Za-z0-9])wxid_[A-Za-z0-9_-]{4,}", re.IGNORECASE)
+_WXID = re.compile(r"(?<![A-Za-z])wxid_[A-Za-z0-9_-]{4,}", re.IGNORECASE)
 # "vx: abc123", "微信号：lily_88", "加v abc123": a WeChat id is 6-20 letters, digits, _ or -, from a letter.
 _WECHAT_ID = re.compile(
     r"(?<![A-Za-z])(微信号?|vx|v信|薇信?|威信|wx|weixin|wechat(?: ?id)?|加v|v号)(\s*[:：]\s*|\s+|(?<=[信号薇v])(?=[A-Za-z]))"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .cache import ExpiringLRU
 from .privacy import mask_personal_data
+from .utf8 import valid_text
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Store:
         )
 
     def record_unanswered(self, question: str, lang: str) -> None:
-        masked = mask_personal_data(question.encode("utf-8", "replace").decode("utf-8"))[:MAX_STORED_QUESTION]
+        masked = mask_personal_data(valid_text(question))[:MAX_STORED_QUESTION]
         self._enqueue("INSERT INTO unanswered (question, lang, at) VALUES (?, ?, ?)", (masked, lang, time.time()))
 
     def record_view(self, topic: str) -> None:

@@ -59,13 +59,14 @@ def test_webhook_mode_registers_the_url_and_takes_updates_with_the_secret(fake_a
     )
     proc = start_bot(fake_api, tmp_path)
 
-    def post(secret: str) -> int:
+    def post(secret: str | None) -> int:
         update = {"update_id": 77, "message": {"message_id": 1, "date": int(time.time()),
                   "chat": {"id": 6101, "type": "private"}, "from": {"id": 6101, "is_bot": False, "first_name": "U"},
                   "text": "/start sell-sim-card", "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
-        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "X-Telegram-Bot-Api-Secret-Token": secret})
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST", headers=headers)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -82,7 +83,8 @@ def test_webhook_mode_registers_the_url_and_takes_updates_with_the_secret(fake_a
     try:
         [hook] = fake_api.wait_for("setWebhook", timeout=30)
         assert hook.params["url"] == url and hook.params["secret_token"] == "s3cret-Token"
-        assert post("wrong") == 403
+        assert post(None) == 403 and post("wrong") == 403  # a forged update is refused
+        assert not fake_api.calls_for("sendMessage")
         assert post("s3cret-Token") == 200
         [call] = fake_api.wait_for("sendMessage", timeout=15)
         assert "?start=sell-sim-card" in call.params["text"]

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bot.__main__ import main
 
 from .conftest import DATA
@@ -144,3 +146,35 @@ def test_eval_cross_validates_and_summarises_confusions():
     assert code == 0
     assert "cross-validation" in text and "most frequent confusions" in text
     assert text.count("in-scope top-1 accuracy") == 2
+
+
+BAD = b"\xff\xfe\xe5\xbe"  # not UTF-8: a stray byte order mark and half a character
+
+
+@pytest.mark.parametrize("argv, stdin", [
+    ([b"ask", BAD + "微信被封了怎么申诉".encode()], None),
+    ([b"ask", b"--json", BAD], None),
+    ([b"ask", b"--lang", b"en", BAD], None),
+    ([b"check-message", BAD + "高价收购手机卡".encode()], None),
+    ([b"check-message", b"--json", BAD], None),
+    ([b"check-message", b"--json", b"-"], BAD + b"\n" + "收手机卡".encode() + BAD + b"\n"),
+    ([b"ask", b"--json", b"-"], BAD + b"\n"),
+    ([b"chat"], BAD + b"\n" + "微信被封了".encode() + BAD + b"\nlang " + BAD + b"\nquit\n"),
+    ([b"eval", b"/tmp/" + BAD + b".yaml"], None),
+    ([b"check", BAD], None),
+    ([b"--kb", BAD, b"ask", b"x"], None),
+    ([b"run", b"--config", BAD + b".yaml"], None),
+    ([b"stats", b"--config", BAD + b".yaml"], None),
+])
+def test_invalid_utf8_anywhere_gives_an_answer_or_one_clear_line(argv, stdin, tmp_path):
+    import os
+
+    result = subprocess.run([sys.executable, "-m", "bot", *argv], input=stdin or b"", capture_output=True, timeout=60,
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(DATA.parent.parent)})
+    err = result.stderr.decode("utf-8")
+    assert "Traceback" not in err
+    result.stdout.decode("utf-8")  # what is printed is valid UTF-8
+    if result.returncode == 0:
+        assert result.stdout.strip()
+    else:
+        assert result.returncode == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err

@@ -27,6 +27,7 @@ def test_empty_query_returns_the_most_used_topics(bot_runner):
     for _ in range(3):
         runner.store.record_view("pig-butchering-scam")
     runner.store.record_view("report-gambling")
+    runner.store.flush()  # views are written in the background
     fake.inline_query(4002, "")
     [call] = fake.wait_for("answerInlineQuery")
     ids = [r["id"] for r in results_of(call)]

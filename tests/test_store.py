@@ -40,3 +40,54 @@ def test_votes_and_views(tmp_path):
         store.record_view(topic)
     assert store.votes_by_topic() == {"ban-appeal": (2, 1)}
     assert store.most_viewed(5) == ["b", "a"]
+
+
+def test_retention_deletes_old_questions_votes_and_abandoned_flows(tmp_path):
+    import sqlite3
+    import time
+
+    store = Store(tmp_path / "db.sqlite3", retention_days=90)
+    store.record_unanswered("旧问题", "zh")
+    store.record_unanswered("新问题", "zh")
+    store.record_vote("ban-appeal", 1, 1)
+    store.record_vote("ban-appeal", -1, 2)
+    store.put("flow:banned:1", '{"step": "notice"}')
+    store.put("flow:banned:2", '{"step": "notice"}')
+    store.put("lang:1", "en")
+    store.close()
+    old = time.time() - 91 * 86400
+    db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    db.execute("PRAGMA secure_delete=ON")  # as the bot's connections: no stale copy of the row
+    db.execute("UPDATE unanswered SET at = ? WHERE question = '旧问题'", (old,))
+    db.execute("UPDATE votes SET at = ? WHERE vote = -1", (old,))
+    db.execute("UPDATE kv SET at = ? WHERE key IN ('flow:banned:1', 'lang:1')", (time.time() - 2 * 86400,))
+    db.close()
+    again = Store(tmp_path / "db.sqlite3", retention_days=90)
+    again.prune_now()
+    assert again.top_unanswered() == [("新问题", 1)]
+    assert again.votes_by_topic() == {"ban-appeal": (1, 0)}
+    assert again.get("flow:banned:1") is None and again.get("flow:banned:2") is not None
+    assert again.get("lang:1") == "en"  # a setting is not an abandoned flow
+    again.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite3*"))
+    assert "旧问题".encode() not in raw  # deleted rows are overwritten, not left in free pages
+
+
+def test_writes_do_not_wait_for_a_locked_database(tmp_path):
+    import sqlite3
+    import time
+
+    store = Store(tmp_path / "db.sqlite3")
+    holder = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        start = time.perf_counter()
+        store.record_unanswered("问题", "zh")
+        store.put("lang:9", "en")
+        assert time.perf_counter() - start < 0.1
+        assert store.get("lang:9") == "en"  # read back before it is written
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert store.top_unanswered() == [("问题", 1)]
+    store.close()

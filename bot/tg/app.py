@@ -27,10 +27,11 @@ from ..config import Config, require_token
 from ..errors import UserError
 from ..checker import MessageChecker
 from ..matcher import Matcher, load_matcher
-from ..store import Store
-from . import banned, buttons, checks, groups, guard, inline, private
 from ..privacy import MaskPersonalData
-from .common import RateLimiter, Services, services, ui, user_lang, valid_text
+from ..store import Store
+from ..utf8 import valid_text
+from . import banned, buttons, checks, groups, guard, inline, private
+from .common import RateLimiter, Services, services, ui, user_lang
 from .delivery import run_until_signalled, sender_key
 from .errors import on_error
 from .outgoing import TelegramLimiter

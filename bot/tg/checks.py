@@ -10,7 +10,8 @@ from telegram.ext import ContextTypes
 from ..checker import Verdict
 from ..knowledge import KnowledgeBase
 
-from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang, valid_text
+from ..utf8 import valid_text
+from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang
 
 MAX_TRIGGER = 80
 

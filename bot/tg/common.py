@@ -17,6 +17,7 @@ from ..render import render_card_html, render_card_short_html
 from .. import languages
 from ..store import Store
 from ..text import has_cjk
+from ..utf8 import valid_text
 
 # Callback data prefixes. Data is "<prefix>:<arg>", always under Telegram's 64 bytes
 # because topic and theme ids are limited to 40 characters.
@@ -199,11 +200,6 @@ def topic_of_bot_message(message: Message | None) -> str | None:
         if "?start=" in url:
             return url.rsplit("?start=", 1)[1]
     return None
-
-
-def valid_text(text: str | None) -> str:
-    """Text as it can be stored and sent back: JSON may carry lone surrogates, which UTF-8 cannot encode."""
-    return (text or "").encode("utf-8", "replace").decode("utf-8")
 
 
 def effective_text(update: Update) -> str:

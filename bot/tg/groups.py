@@ -9,7 +9,8 @@ from telegram.constants import MessageEntityType
 from telegram.ext import ContextTypes
 
 from . import guard
-from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang, valid_text
+from ..utf8 import valid_text
+from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang
 
 
 async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str,

@@ -17,7 +17,8 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from .common import services, share_link, ui, user_lang, valid_text
+from ..utf8 import valid_text
+from .common import services, share_link, ui, user_lang
 
 log = logging.getLogger(__name__)
 

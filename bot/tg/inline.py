@@ -6,7 +6,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResu
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from .common import group_card_html, services, share_link, ui, user_lang, valid_text
+from ..utf8 import valid_text
+from .common import group_card_html, services, share_link, ui, user_lang
 
 MAX_RESULTS = 5
 
