@@ -49,7 +49,7 @@ def main() -> None:
     print("| --- |" + " --- |" * (len(SETS) + 1))
     row("whole pipeline", kb, normaliser, settings)
     row("− `requires`", kb, normaliser, dataclasses.replace(settings, requires_penalty=1.0))
-    row("− typo repair of English words (rapidfuzz)", kb, normaliser, dataclasses.replace(settings, typo_cutoff=101.0))
+    row("− typo repair of English words (rapidfuzz)", kb, normaliser, dataclasses.replace(settings, typo_cutoff=100.0))
     no_keywords = dataclasses.replace(kb, topics={
         t.id: dataclasses.replace(t, keywords=()) for t in kb.topics.values()})
     row("− keywords as training texts", no_keywords, normaliser, settings)

@@ -17,7 +17,7 @@ from . import languages
 from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from .matcher import Match, load_matcher
-from .render import render_card_text, render_none_text, render_suggest_text
+from .render import render_card_text, render_none_text, render_suggest_text, render_verdict_text
 from .utf8 import valid_argument
 
 
@@ -113,18 +113,6 @@ def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatu
         out.write(match_as_text(kb, matcher.match_question(line), language) + "\n")
 
 
-def verdict_as_text(kb: KnowledgeBase, verdict, lang: str) -> str:
-    """What a person reads for one checked message in the terminal."""
-    lines = [kb.text(f"check_{verdict.risk}", lang)]
-    if verdict.context != "ad":
-        lines.append(kb.text(f"check_context_{verdict.context}", lang))
-    for flag in verdict.flags:
-        lines.append(f"  ⚠ {flag.label.get(lang)}: “{flag.trigger}” → {flag.topic}")
-    if verdict.topics:
-        lines.append(kb.text("related", lang) + ": " + ", ".join(kb.topics[t].title.get(lang) + f" ({t})" for t in verdict.topics))
-    return "\n".join(lines)
-
-
 def cmd_check_message(args, out: TextIO) -> ExitStatus:
     from .checker import MessageChecker
 
@@ -134,10 +122,11 @@ def cmd_check_message(args, out: TextIO) -> ExitStatus:
         # One message a line: a literal \n inside it stands for a line break.
         message = message.replace("\\n", "\n")
         verdict = checker.check_message(message)
+        lang = args.lang or languages.detect(message)
         if args.json:
-            out.write(json.dumps(verdict.as_json(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(verdict.as_json(lang), ensure_ascii=False) + "\n")
         else:
-            out.write(verdict_as_text(checker.kb, verdict, args.lang or languages.detect(message)) + "\n\n")
+            out.write(render_verdict_text(checker.kb, verdict, lang) + "\n\n")
     out.flush()
     return ExitStatus.OK
 

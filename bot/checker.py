@@ -1,33 +1,58 @@
 """Message in, verdict out: is this ad, DM or notice a scam or a risky recruitment?
 
-A pure library like the matcher: the red flags are curated data in
-knowledge/red_flags.yaml; this module only applies them.
+Two signals, like the question matcher's: the red flags curated in
+knowledge/red_flags.yaml, which explain (each quotes the words that set it
+off), and a classifier trained on the labelled messages of
+knowledge/messages.yaml (bot/classifier.py), which catches wording no flag
+foresaw and names the topic a message is closest to. Context cues (a warning,
+a question, a news report, a rules post) keep texts that only quote scam words
+from being flagged. Every verdict carries its next step: what to do now and
+where to report, from the topic's official channels.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-import opencc
-
-from .knowledge import KnowledgeBase, Localized, RedFlags
-from .text import clean_input, has_cjk
+from .classifier import LinearModel, cached_model
+from .knowledge import KnowledgeBase, Localized, OfficialPath, RedFlags
+from .languages import converter
+from .text import TextNormaliser, clean_input, has_cjk
 from .utf8 import valid_text
 
 Risk = Literal["high", "medium", "low"]
 Context = Literal["ad", "warning", "question"]
 
 # Long pastes are cut: an ad that needs more than this to show its hand is rare,
-# and the regexes' cost grows with length.
+# and every step's cost grows with length.
 MAX_CHECK_CHARS = 4000
-_SPACED_CJK = re.compile(r"(?:[\u4e00-\u9fff] ){2,}[\u4e00-\u9fff]")
+_CJK = "\u4e00-\u9fff"
+# "辅 助 注 册", "辅*助*注*册", "辅💰助": ads break up their words to slip past filters.
+# Runs of at least three characters broken by spaces, punctuation or emoji are joined up.
+_BROKEN_CJK = re.compile(
+    rf"[{_CJK}](?:[ \-_*.·•~|/\\\u2600-\u27bf\ufe0f\u200d\U0001f000-\U0001faff]{{1,3}}[{_CJK}]){{2,}}")
+_BREAKERS = re.compile(r"[ \-_*.·•~|/\\\u2600-\u27bf\ufe0f\u200d\U0001f000-\U0001faff]")
+NONE_CLASS = "-"  # the classifier's label for harmless messages
 HIGH_FROM = 3
 MEDIUM_FROM = 2
 # An ad that asks to be contacted ("加我私聊", "DM me") is one step riskier.
 CONTACT_BONUS = 1
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How the classifier's probability counts beside the red flags' weights.
+
+    Chosen by cross-validation over knowledge/messages.yaml (bench/bench_checker.py).
+    """
+
+    classifier_c: float = 10.0
+    high_probability: float = 0.85  # the message is risky with at least this probability: 3 points (high alone)
+    medium_probability: float = 0.6  # at least this: 2 points (medium alone)
 
 
 @dataclass(frozen=True)
@@ -40,14 +65,44 @@ class FlagHit:
 
 
 @dataclass(frozen=True)
+class Learned:
+    """What the classifier says of a message."""
+
+    probability: float  # that the message is risky
+    topic: str  # the topic it reads most like (the most likely risky class)
+    points: int  # what the probability adds to the red flags' score
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What to do now, and where to report: the channels of the verdict's topic."""
+
+    advice: Localized
+    channels: tuple[OfficialPath, ...]
+
+    def as_json(self, lang: str) -> dict:
+        return {
+            "advice": self.advice.get(lang),
+            "report": [{"name": p.name.get(lang), "how": p.how.get(lang)} for p in self.channels],
+        }
+
+
+@dataclass(frozen=True)
 class Verdict:
     risk: Risk
     flags: tuple[FlagHit, ...]
     topics: tuple[str, ...]  # topic ids to read, most relevant first
     context: Context  # "warning" and "question" texts are not ads, whatever words they quote
     score: int
+    learned: Learned | None = None
+    next_step: NextStep | None = field(default=None, compare=False)
 
-    def as_json(self) -> dict:
+    @property
+    def learned_only(self) -> bool:
+        """Risky because of the classifier: the red flags alone would have said low."""
+        return self.risk != "low" and self.learned is not None and self.score - self.learned.points < MEDIUM_FROM
+
+    def as_json(self, lang: str = "zh") -> dict:
         return {
             "risk": self.risk,
             "flags": [
@@ -57,25 +112,59 @@ class Verdict:
             "topics": list(self.topics),
             "context": self.context,
             "score": self.score,
+            "learned": None if self.learned is None else {
+                "probability": round(self.learned.probability, 4), "topic": self.learned.topic,
+                "only": self.learned_only,
+            },
+            "next_step": self.next_step.as_json(lang) if self.next_step else None,
+            "lang": lang,
         }
 
 
 class MessageChecker:
-    """Applies one knowledge base's red flags to messages."""
+    """Applies one knowledge base's red flags and message classifier to messages."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, normaliser: TextNormaliser | None = None,
+                 settings: CheckSettings | None = None, model_cache: Path | None = None,
+                 train: bool = True) -> None:
+        """`model_cache`: where the classifier is cached (default: the normaliser's cache folder).
+
+        `train=False` builds no classifier (red flags only), for comparisons.
+        """
         self.kb = kb
         self.rules: RedFlags = kb.red_flags
-        self._t2s = opencc.OpenCC("t2s")
+        self.settings = settings or CheckSettings()
+        self.normaliser = normaliser or TextNormaliser(kb.synonyms, kb.userdict)
+        self._t2s = converter("t2s")
+        self.model: LinearModel | None = None
+        if train and kb.messages:
+            labels = [m.topic or NONE_CLASS for m in kb.messages]
+            # Trained on text normalised exactly as check_message normalises what it reads.
+            prepared = self.normaliser.prepare_many([self.normalise(m.text) for m in kb.messages])
+            self.model = cached_model(model_cache or self.normaliser.cache_dir, "messages", prepared, labels,
+                                      self.settings.classifier_c)
+            self._none_column = self.model.classes.index(NONE_CLASS)
 
     def normalise(self, text: str) -> str:
+        """Lower case, NFKC (full-width letters and digits), Simplified, broken-up words joined."""
         text = clean_input(valid_text(text))[:MAX_CHECK_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)
-            # "辅 助 注 册": ads space out their words to slip past filters.
-            text = _SPACED_CJK.sub(lambda m: m.group(0).replace(" ", ""), text)
+            text = _BROKEN_CJK.sub(lambda m: _BREAKERS.sub("", m.group(0)), text)
         return text
+
+    def classify(self, norm: str) -> Learned | None:
+        """The classifier's reading of a normalised message."""
+        if self.model is None:
+            return None
+        s = self.settings
+        text = self.normaliser.normalise(norm)
+        probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text))
+        risky = 1.0 - float(probabilities[self._none_column])
+        best = max((p, c) for c, p in zip(self.model.classes, probabilities.tolist()) if c != NONE_CLASS)[1]
+        points = 3 if risky >= s.high_probability else 2 if risky >= s.medium_probability else 0
+        return Learned(risky, best, points)
 
     def check_message(self, text: str) -> Verdict:
         """The verdict for one message; never raises on any input string."""
@@ -93,12 +182,13 @@ class MessageChecker:
                     hits.append(FlagHit(flag.id, flag.label, trigger, flag.topic, flag.weight))
                     break
         rules = self.rules
-        score = sum(h.weight for h in hits)
+        learned = self.classify(norm)
+        score = sum(h.weight for h in hits) + (learned.points if learned else 0)
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
-        if hits and has_contact:
+        if score and has_contact:
             score += CONTACT_BONUS
-        elif hits:
+        elif score:
             if _any(rules.warning_cues, norm):
                 context = "warning"
             elif _any(rules.question_cues, norm) and (
@@ -114,8 +204,22 @@ class MessageChecker:
         else:
             risk = "low"
         ordered = sorted(hits, key=lambda h: -h.weight)
-        topics = tuple(dict.fromkeys(h.topic for h in ordered))
-        return Verdict(risk, tuple(ordered), topics, context, score)
+        topics = list(dict.fromkeys(h.topic for h in ordered))
+        if learned and learned.points and learned.topic not in topics:
+            # The flags come first: they say why. The classifier's topic follows, or stands alone.
+            topics.append(learned.topic)
+        return Verdict(risk, tuple(ordered), tuple(topics), context, score, learned, self.next_step(risk, topics))
+
+    def next_step(self, risk: Risk, topics: list[str]) -> NextStep:
+        """What to do now and where to report, for a verdict's risk and topics."""
+        kb = self.kb
+        if risk == "low" or not topics:
+            return NextStep(kb.ui["check_next_low"], ())
+        topic = kb.topics[topics[0]]
+        advice = kb.ui["check_next_risky"]
+        if topic.warnings:
+            advice = Localized(f"{topic.warnings[0].zh} {advice.zh}", f"{topic.warnings[0].en} {advice.en}")
+        return NextStep(advice, topic.official_paths)
 
     def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:
         """True for a pasted ad or notice rather than a question to the bot.
@@ -126,7 +230,7 @@ class MessageChecker:
         the checker. Pass the text's verdict if it is already at hand.
         """
         verdict = verdict or self.check_message(text)
-        if not verdict.flags or verdict.context != "ad":
+        if verdict.context != "ad" or (not verdict.flags and verdict.risk == "low"):
             return False
         norm = self.normalise(text)
         rules = self.rules
@@ -137,7 +241,7 @@ class MessageChecker:
         if _any(rules.narrative_cues, norm):
             return False
         return (_any(rules.contact_cues, norm) or norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
-                or len(verdict.flags) >= 2)
+                or len(verdict.flags) + bool(verdict.learned and verdict.learned.points) >= 2)
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:

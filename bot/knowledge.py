@@ -90,6 +90,11 @@ UI_KEYS = (
     "check_low",
     "check_as_question",
     "check_flags",
+    "check_learned",
+    "check_next",
+    "check_next_risky",
+    "check_next_low",
+    "check_channels",
     "banned_start",
     "banned_ask_platform",
     "banned_ask_notice",
@@ -214,6 +219,14 @@ class Theme:
 
 
 @dataclass(frozen=True)
+class LabelledMessage:
+    """A forwarded ad, DM or notice, and the topic that explains its risk (None: harmless)."""
+
+    text: str
+    topic: str | None
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     root: Path
     topics: dict[str, Topic]
@@ -222,6 +235,7 @@ class KnowledgeBase:
     out_of_scope: tuple[str, ...]
     ui: dict[str, Localized]
     red_flags: RedFlags = field(default_factory=RedFlags)
+    messages: tuple[LabelledMessage, ...] = ()  # the scam checker's training data
 
     @property
     def userdict(self) -> Path:
@@ -551,6 +565,35 @@ def _load_out_of_scope(root: Path, problems: list[str]) -> tuple[str, ...]:
     return tuple(q.strip() for q in items)
 
 
+def _load_messages(root: Path, topic_ids: set[str], problems: list[str]) -> tuple[LabelledMessage, ...]:
+    reader, data = _read_optional(root, "messages.yaml", problems)
+    if data is None:
+        return ()
+    items = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        problems.append(f"{reader.where('messages')}: field 'messages': must be a non-empty list of {{text, topic}}")
+        return ()
+    messages, seen = [], set()
+    for i, item in enumerate(items):
+        where = f"{reader.where('messages')}: message {i + 1}"
+        if not isinstance(item, dict) or set(item) != {"text", "topic"}:
+            problems.append(f"{where}: must have exactly 'text' and 'topic' (a topic id, or null when harmless)")
+            continue
+        text, topic = item["text"], item["topic"]
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{where}, field 'text': must be a non-empty string")
+            continue
+        if topic is not None and topic not in topic_ids:
+            problems.append(f"{where}, field 'topic': no topic {topic!r}")
+            continue
+        if text in seen:
+            problems.append(f"{where}, field 'text': listed twice")
+            continue
+        seen.add(text)
+        messages.append(LabelledMessage(text, topic))
+    return tuple(messages)
+
+
 def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
     reader, data = _read_optional(root, "ui.yaml", problems)
     if data is None:
@@ -710,9 +753,10 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     ui = _load_ui(root, problems)
     # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
     red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
+    messages = _load_messages(root, {path.stem for path in files}, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
-    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags)
+    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages)

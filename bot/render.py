@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import html
 
+from typing import TYPE_CHECKING
+
 from .knowledge import KnowledgeBase, Topic
+
+if TYPE_CHECKING:
+    from .checker import Verdict
 
 TELEGRAM_LIMIT = 4096
 
@@ -76,6 +81,65 @@ def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link
     if more_link:
         text += f'\n\n<a href="{e(more_link, quote=True)}">{e(more_label)}</a>'
     return text
+
+
+MAX_TRIGGER = 80  # characters of a quoted trigger: enough to recognise, short enough for a phone
+
+
+def _verdict_parts(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> dict:
+    """What a verdict says, in one language; the text and HTML renderings format the same parts."""
+    learned = None
+    if verdict.learned_only and verdict.learned is not None:
+        learned = kb.text("check_learned", lang).replace("{title}", kb.topics[verdict.learned.topic].title.get(lang))
+    step = verdict.next_step
+    return {
+        "headline": kb.text(f"check_{verdict.risk}", lang),
+        "context": kb.text(f"check_context_{verdict.context}", lang) if verdict.context != "ad" else None,
+        "flags": [(f.label.get(lang), f.trigger[:MAX_TRIGGER]) for f in verdict.flags],
+        "learned": learned,
+        "advice": step.advice.get(lang) if step else None,
+        "channels": [(p.name.get(lang), p.how.get(lang)) for p in step.channels] if step else [],
+    }
+
+
+def render_verdict_text(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> str:
+    """A checked message's verdict as plain text, for the terminal."""
+    parts = _verdict_parts(kb, verdict, lang)
+    lines = [parts["headline"]]
+    if parts["context"]:
+        lines.append(parts["context"])
+    if parts["flags"]:
+        lines.append(kb.text("check_flags", lang))
+        lines += [f"  ⚠ {label}: “{trigger}”" for label, trigger in parts["flags"]]
+    if parts["learned"]:
+        lines.append(parts["learned"])
+    if parts["advice"]:
+        lines += ["", f"{kb.text('check_next', lang)}: {parts['advice']}"]
+    if parts["channels"]:
+        lines.append(kb.text("check_channels", lang) + ":")
+        lines += [f"  • {name}: {how}" for name, how in parts["channels"]]
+    if verdict.topics:
+        lines.append(kb.text("related", lang) + ": " + ", ".join(f"{kb.topics[t].title.get(lang)} ({t})" for t in verdict.topics))
+    return "\n".join(lines)
+
+
+def render_verdict_html(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> str:
+    """A checked message's verdict as Telegram HTML (the topic cards are offered as buttons)."""
+    e = html.escape
+    parts = _verdict_parts(kb, verdict, lang)
+    lines = [e(parts["headline"])]
+    if parts["context"]:
+        lines.append(e(parts["context"]))
+    if parts["flags"]:
+        lines += ["", f"<b>{e(kb.text('check_flags', lang))}</b>"]
+        lines += [f"• {e(label)}: “<code>{e(trigger)}</code>”" for label, trigger in parts["flags"]]
+    if parts["learned"]:
+        lines += ["", e(parts["learned"])]
+    if parts["advice"]:
+        lines += ["", f"<b>{e(kb.text('check_next', lang))}</b>: {e(parts['advice'])}"]
+    if parts["channels"]:
+        lines += [f"• <b>{e(name)}</b>: {e(how)}" for name, how in parts["channels"]]
+    return "\n".join(lines)
 
 
 def split_html_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

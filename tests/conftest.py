@@ -31,6 +31,14 @@ def matcher() -> Matcher:
     return load_matcher(default_kb_dir())
 
 
+@pytest.fixture(scope="session")
+def checker(matcher):
+    """The scam checker of the real knowledge base, sharing the matcher's normaliser."""
+    from bot.checker import MessageChecker
+
+    return MessageChecker(matcher.kb, matcher.normaliser)
+
+
 @pytest.fixture
 def kb_copy(tmp_path: Path) -> Path:
     """A writable copy of the real knowledge base, for breaking on purpose."""

@@ -10,15 +10,9 @@ import pytest
 import yaml
 
 from bot.__main__ import main
-from bot.checker import MessageChecker
 from bot.knowledge import KnowledgeError, load_knowledge
 
 from .conftest import DATA
-
-
-@pytest.fixture(scope="module")
-def checker(kb):
-    return MessageChecker(kb)
 
 
 def rates(checker, path):

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.__main__ import main
-from bot.checker import MessageChecker
 from bot.privacy import mask_personal_data
 from bot.tg.checks import verdict_html
 from bot.utf8 import valid_text
@@ -51,8 +50,7 @@ def test_matcher_answers_any_text(matcher, text):
 
 @PROPERTIES
 @given(TEXT)
-def test_checker_judges_any_text_in_bounded_time(kb, text):
-    checker = MessageChecker(kb)
+def test_checker_judges_any_text_in_bounded_time(checker, text):
     start = time.perf_counter()
     verdict = checker.check_message(text)
     checker.reads_like_a_message(text, verdict)
@@ -63,8 +61,8 @@ def test_checker_judges_any_text_in_bounded_time(kb, text):
 
 @PROPERTIES
 @given(TEXT, st.sampled_from(["zh", "en"]))
-def test_the_verdict_any_text_gets_is_html_telegram_accepts(kb, text, lang):
-    body, topics = verdict_html(MessageChecker(kb).check_message(text), kb, lang)
+def test_the_verdict_any_text_gets_is_html_telegram_accepts(checker, kb, text, lang):
+    body, topics = verdict_html(checker.check_message(text), kb, lang)
     body.encode("utf-8")  # no lone surrogate reaches Telegram
     visible, _ = parse_html(body)  # raises on markup Telegram would refuse
     assert 0 < len(visible) <= 4096

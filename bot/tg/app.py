@@ -189,7 +189,7 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
         matcher=matcher,
         store=store or Store(config["storage.path"], config["storage.retention_days"], voter_key(token)),
         rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
-        checker=MessageChecker(matcher.kb),
+        checker=MessageChecker(matcher.kb, matcher.normaliser),
     )
     add_handlers(application)
     return application

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from ..checker import Verdict
 from ..knowledge import KnowledgeBase
-
+from ..render import render_verdict_html
 from ..utf8 import valid_text
 from .common import CB_ASK_PASTED, callback, services, topic_rows, ui, user_lang
 
-MAX_TRIGGER = 80
-
-
 def verdict_html(verdict: Verdict, kb: KnowledgeBase, lang: str) -> tuple[str, list[str]]:
     """The verdict message for a checked text, and the topic ids to offer."""
-    lines = [html.escape(kb.text(f"check_{verdict.risk}", lang))]
-    if verdict.context != "ad":
-        lines.append(html.escape(kb.text(f"check_context_{verdict.context}", lang)))
-    if verdict.flags:
-        lines.append("")
-        lines.append(f"<b>{html.escape(kb.text('check_flags', lang))}</b>")
-        for flag in verdict.flags:
-            trigger = html.escape(valid_text(flag.trigger[:MAX_TRIGGER]))
-            lines.append(f"• {html.escape(flag.label.get(lang))}: “<code>{trigger}</code>”")
-    return "\n".join(lines), list(verdict.topics)
+    return render_verdict_html(kb, verdict, lang), list(verdict.topics)
 
 
 async def reply_with_verdict(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, lang: str,
