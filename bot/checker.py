@@ -52,7 +52,7 @@ class CheckSettings:
 
     classifier_c: float = 10.0
     high_probability: float = 0.85  # the message is risky with at least this probability: 3 points (high alone)
-    medium_probability: float = 0.6  # at least this: 2 points (medium alone)
+    medium_probability: float = 0.5  # at least this: 2 points (medium alone)
 
 
 @dataclass(frozen=True)

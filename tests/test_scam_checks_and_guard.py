@@ -24,7 +24,19 @@ def test_forwarded_ad_gets_a_verdict_with_trigger_words_and_topic_buttons(bot_ru
     text = call.params["text"]
     assert "高风险" in text and "<code>辅助解封</code>" in text
     assert "t:unseal-helper-job" in buttons(call.params) and "aq" in buttons(call.params)
+    # The next step: what to do now and where to report it.
+    assert "<b>下一步</b>" in text and "腾讯110" in text
     assert not fake.rejections
+
+
+def test_a_traditional_ad_gets_its_verdict_in_traditional(bot_runner):
+    fake, _ = bot_runner
+    origin = {"type": "hidden_user", "sender_user_name": "Recruiter", "date": int(time.time())}
+    fake.private_message(7011, "【兼職】幫忙輔助解封微信，一單30元，日結，有意私聊", forward_origin=origin)
+    [call] = fake.wait_for("sendMessage")
+    text = call.params["text"]
+    assert "高風險" in text and "下一步" in text and "騰訊110" in text
+    assert "风险" not in text
 
 
 def test_ask_as_a_question_instead(bot_runner):
