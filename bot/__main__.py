@@ -79,38 +79,70 @@ def cmd_ask(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+CHAT_HELP = (
+    "账号安全助手 / Account-safety helper. Ask a question or paste a message you received.\n"
+    "  topics: all topics (a topic id opens it)   /banned: step-by-step checklist if you are banned\n"
+    "  /check TEXT: is this message a scam?   a number: answers the numbered question above\n"
+    "  lang zh|zh-Hant|en|auto   quit\n"
+)
+
+
 def cmd_chat(args, out: TextIO, read: Callable[[str], str] = input) -> ExitStatus:
-    """Interactive terminal session: the way to try the bot without a Telegram token."""
+    """Interactive terminal session: the conversation every channel has, without a Telegram token."""
+    import tempfile
+
+    from .checker import MessageChecker
+    from .conversation import Conversation
+    from .render import render_reply_text
+    from .store import Store
+
     matcher = load_matcher(args.kb)
     kb = matcher.kb
-    language = args.lang
-    out.write(
-        "账号安全助手 / Account-safety helper. Ask a question; "
-        "'topics' lists topics, a topic id or number opens it, 'lang zh|zh-Hant|en|auto', 'quit' exits.\n"
-    )
-    ids = list(kb.topics)
-    while True:
+    out.write(CHAT_HELP)
+    with tempfile.TemporaryDirectory(prefix="account-safety-chat-") as tmp:
+        # This session's state (language, last card, checklist step) lives only as long as the session.
+        store = Store(Path(tmp) / "chat.sqlite3")
+        conversation = Conversation(matcher, MessageChecker(kb, matcher.normaliser), store)
+        user = "terminal"
+        if args.lang:
+            conversation.set_language(user, args.lang)
         try:
-            line = valid_argument(read("> ")).strip()
-        except (EOFError, KeyboardInterrupt):
-            out.write("\n")
-            return ExitStatus.OK
-        if not line:
-            continue
-        if line.lower() in ("quit", "exit", "q", "/quit"):
-            return ExitStatus.OK
-        if line.lower() in ("topics", "/topics"):
-            out.write("\n".join(f"{i + 1:2}. {kb.topics[t].title.get(language or languages.DEFAULT)} ({t})" for i, t in enumerate(ids)) + "\n")
-            continue
-        if line.lower().startswith("lang"):
-            language = languages.normalize_code(line.split()[-1])
-            out.write(f"language: {language or 'auto'}\n")
-            continue
-        chosen = line if line in kb.topics else (ids[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(ids) else None)
-        if chosen:
-            out.write(render_card_text(kb, kb.topics[chosen], language or languages.DEFAULT) + "\n")
-            continue
-        out.write(match_as_text(kb, matcher.match_question(line), language) + "\n")
+            while True:
+                try:
+                    line = valid_argument(read("> ")).strip()
+                except (EOFError, KeyboardInterrupt):
+                    out.write("\n")
+                    return ExitStatus.OK
+                if not line:
+                    continue
+                command, _, rest = line.partition(" ")
+                command = command.lower()
+                if command in ("quit", "exit", "q", "/quit"):
+                    return ExitStatus.OK
+                lang = conversation.language(user)
+                if command in ("topics", "/topics"):
+                    out.write("\n".join(f"  {t.title.get(lang)} ({t.id})" for t in kb.topics.values()) + "\n")
+                    continue
+                if command in ("lang", "/lang"):
+                    chosen = conversation.set_language(user, languages.normalize_code(rest))
+                    out.write(f"language: {chosen if languages.normalize_code(rest) else 'auto'}\n")
+                    continue
+                if command in ("help", "/help"):
+                    out.write(CHAT_HELP)
+                    continue
+                if command == "/banned":
+                    reply = conversation.checklist_start(user)
+                elif command == "/cancel":
+                    reply = conversation.cancel(user)
+                elif command == "/check":
+                    reply = conversation.check(user, rest)
+                elif line in kb.topics:
+                    reply = conversation.open(user, line)
+                else:
+                    reply = conversation.receive(user, line)
+                out.write(render_reply_text(kb, reply) + "\n")
+        finally:
+            store.close()
 
 
 def cmd_check_message(args, out: TextIO) -> ExitStatus:

@@ -45,8 +45,8 @@ class MatchSettings:
     none_below: float = 0.2  # best topic's score under this: none
     answer_from: float = 0.55  # best topic at or over this (and clear of the rest): answer
     answer_margin: float = 0.15  # lead over the runner-up needed to answer outright
-    followup_floor: float = 0.1  # a follow-up's closest topic needs at least this score…
-    followup_share: float = 0.6  # …and this share of the scores of the topics in the running
+    followup_floor: float = 0.05  # a follow-up's closest topic needs at least this score…
+    followup_share: float = 0.8  # …and this share of the scores of the topics in the running
     max_alternatives: int = 3
 
 

@@ -14,6 +14,7 @@ from .knowledge import KnowledgeBase, Topic
 
 if TYPE_CHECKING:
     from .checker import Verdict
+    from .conversation import Checklist, Reply
 
 TELEGRAM_LIMIT = 4096
 
@@ -140,6 +141,60 @@ def render_verdict_html(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> str
     if parts["channels"]:
         lines += [f"• <b>{e(name)}</b>: {e(how)}" for name, how in parts["channels"]]
     return "\n".join(lines)
+
+
+def render_checklist_text(kb: KnowledgeBase, checklist: "Checklist") -> str:
+    """The /banned checklist as plain text (terminal, WeChat)."""
+    lang = checklist.lang
+    blocks = [kb.text("banned_checklist", lang)]
+    for item in checklist.items:
+        lines = [f"【{item.heading}】", item.topic.summary.get(lang)]
+        lines += [f"  • {p.name.get(lang)}: {p.how.get(lang)}" for p in item.paths]
+        if item.note:
+            lines.append(item.note)
+        blocks.append("\n".join(lines))
+    blocks.append(f"【{checklist.reason_heading}】\n{checklist.reason_text}")
+    return "\n\n".join(blocks)
+
+
+def render_checklist_html(kb: KnowledgeBase, checklist: "Checklist") -> str:
+    """The /banned checklist as Telegram HTML (its topics are offered as buttons)."""
+    e = html.escape
+    lang = checklist.lang
+    parts = [f"<b>{e(kb.text('banned_checklist', lang))}</b>"]
+    for item in checklist.items:
+        lines = [f"<b>{e(item.heading)}</b>", e(item.topic.summary.get(lang))]
+        lines += [f"• {e(p.name.get(lang))}: {e(p.how.get(lang))}" for p in item.paths]
+        if item.note:
+            lines.append(f"<i>{e(item.note)}</i>")
+        parts.append("\n".join(lines))
+    parts.append(f"<b>{e(checklist.reason_heading)}</b>\n{e(checklist.reason_text)}")
+    return "\n\n".join(parts)
+
+
+def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
+    """Any reply of the conversation as plain text, choices numbered (the terminal chat)."""
+    from .conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, NoAnswer, Notice
+
+    if isinstance(reply, Card):
+        text = render_card_text(kb, reply.topic, reply.lang)
+        return text + ("\n\n" + kb.text("banned_start", reply.lang) + ": /banned" if reply.offers_checklist else "")
+    if isinstance(reply, Choices):
+        lines = [kb.text("did_you_mean", reply.lang)]
+        lines += [f"  {i}. {t.title.get(reply.lang)} ({t.id})" for i, t in enumerate(reply.topics, 1)]
+        return "\n".join(lines)
+    if isinstance(reply, NoAnswer):
+        return render_none_text(kb, reply.lang)
+    if isinstance(reply, Checked):
+        return render_verdict_text(kb, reply.verdict, reply.lang)
+    if isinstance(reply, ChecklistQuestion):
+        question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", reply.lang)
+        return "\n".join([question] + [f"  {i}. {label}" for i, (_, label) in enumerate(reply.options, 1)])
+    if isinstance(reply, Checklist):
+        return render_checklist_text(kb, reply)
+    if isinstance(reply, Notice):
+        return kb.text(reply.key, reply.lang)
+    raise TypeError(f"not a reply: {reply!r}")
 
 
 def split_html_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
