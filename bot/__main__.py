@@ -17,7 +17,7 @@ from . import languages
 from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from .matcher import Match, load_matcher
-from .render import render_card_text, render_none_text, render_suggest_text, render_verdict_text
+from .render import match_json, render_card_text, render_none_text, render_suggest_text, render_verdict_text
 from .utf8 import valid_argument
 
 
@@ -33,21 +33,6 @@ def read_lines(stream) -> list[str]:
     if isinstance(data, bytes):
         data = data.decode("utf-8", errors="replace")
     return data.splitlines()
-
-
-def match_as_json(kb: KnowledgeBase, match: Match, lang: str | None) -> dict:
-    """The JSON object `ask --json` prints for one question."""
-    answer_lang = lang or match.lang
-    topic = kb.topics.get(match.topic) if match.topic else None
-    return {
-        "topic": match.topic,
-        "decision": match.decision,
-        "score": match.score,
-        "title": topic.title.get(answer_lang) if topic else None,
-        "answer": topic.answer.get(answer_lang) if topic else kb.text("no_answer", answer_lang),
-        "alternatives": [{"topic": a.topic, "score": a.score} for a in match.alternatives],
-        "lang": answer_lang,
-    }
 
 
 def match_as_text(kb: KnowledgeBase, match: Match, lang: str | None) -> str:
@@ -69,7 +54,7 @@ def cmd_ask(args, out: TextIO) -> ExitStatus:
     for question in questions:
         match = matcher.match_question(question)
         if args.json:
-            out.write(json.dumps(match_as_json(kb, match, args.lang), ensure_ascii=False) + "\n")
+            out.write(json.dumps(match_json(kb, match, args.lang), ensure_ascii=False) + "\n")
         else:
             if not question.strip():
                 out.write(kb.text("empty_question", args.lang or languages.DEFAULT) + "\n\n")
@@ -216,6 +201,16 @@ def cmd_run(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_web(args, out: TextIO) -> ExitStatus:
+    from .web.server import serve
+
+    config = _config(args)
+    if args.kb and not config["knowledge.dir"]:
+        config.values["knowledge.dir"] = args.kb
+    serve(config, args.host or config["web.host"], args.port or config["web.port"], out)
+    return ExitStatus.OK
+
+
 def cmd_stats(args, out: TextIO) -> ExitStatus:
     from .store import Store
 
@@ -286,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN or the config)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml; see config.example.yaml)")
     run.set_defaults(func=cmd_run)
+
+    web = sub.add_parser("web", help="serve the mobile web page, its JSON API and the WeChat endpoint (no token needed)")
+    web.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml; see config.example.yaml)")
+    web.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port, 8080)")
+    web.set_defaults(func=cmd_web)
 
     stats = sub.add_parser("stats", help="unanswered questions and feedback votes, for curators")
     stats.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml)")

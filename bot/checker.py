@@ -218,7 +218,7 @@ class MessageChecker:
         topic = kb.topics[topics[0]]
         advice = kb.ui["check_next_risky"]
         if topic.warnings:
-            advice = Localized(f"{topic.warnings[0].zh} {advice.zh}", f"{topic.warnings[0].en} {advice.en}")
+            advice = Localized(topic.warnings[0].zh + advice.zh, f"{topic.warnings[0].en} {advice.en}")
         return NextStep(advice, topic.official_paths)
 
     def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:

@@ -38,6 +38,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit.messages", int, 8, "Messages one user may send per window before the bot pauses for them."),
     Setting("rate_limit.window_seconds", int, 30, "Length of the rate-limit window, in seconds."),
     Setting("knowledge.dir", str, "", "Knowledge base folder; empty: knowledge/ beside the package."),
+    Setting("web.host", str, "127.0.0.1", "Address the web page listens on (keep 127.0.0.1 behind a TLS proxy)."),
+    Setting("web.port", int, 8080, "Port the web page listens on."),
+    Setting("web.public_url", str, "", "The page's public address (https://…), for links in WeChat replies and share links; empty: none."),
+    Setting("web.forwarded_allow_ips", str, "127.0.0.1", "Proxies whose X-Forwarded-For is trusted for the client address (comma-separated)."),
+    Setting("web.rate_limit.requests", int, 30, "Questions and checks one client address may send per window."),
+    Setting("web.rate_limit.window_seconds", int, 60, "Length of the web rate-limit window, in seconds."),
+    Setting("wechat.token", str, "", "WeChat Official Account: the server Token; empty: no /wechat endpoint.", env="WECHAT_TOKEN"),
+    Setting("wechat.app_id", str, "", "WeChat Official Account: AppID, needed for the encrypted (安全) mode."),
+    Setting("wechat.encoding_aes_key", str, "", "WeChat Official Account: EncodingAESKey of the encrypted mode; empty: plain mode.", env="WECHAT_ENCODING_AES_KEY"),
     Setting("logging.level", str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -292,18 +292,26 @@ class Conversation:
 
     # -- the /banned checklist --------------------------------------------------------
 
+    def platform_options(self, lang: str) -> tuple[tuple[str, str], ...]:
+        """(value, label) of the checklist's first question: which platform."""
+        labels = {"wechat": "微信 WeChat", "qq": "QQ", "other": self.text("banned_other_platform", lang)}
+        return tuple((p, labels[p]) for p in PLATFORMS)
+
+    def reason_options(self, lang: str) -> tuple[tuple[str, str], ...]:
+        """(value, label) of the checklist's second question: the reason the notice gives."""
+        return tuple((r, self.text(f"banned_notice_{r}", lang)) for r in REASONS)
+
     def checklist_start(self, user: str, lang: str | None = None) -> ChecklistQuestion:
         lang = lang or self.language(user)
         self._save_flow(user, {"step": "platform"})
-        labels = {"wechat": "微信 WeChat", "qq": "QQ", "other": self.text("banned_other_platform", lang)}
-        return ChecklistQuestion("platform", tuple((p, labels[p]) for p in PLATFORMS), lang)
+        return ChecklistQuestion("platform", self.platform_options(lang), lang)
 
     def checklist_platform(self, user: str, platform: str, lang: str | None = None) -> ChecklistQuestion | Notice:
         lang = lang or self.language(user)
         if self._flow(user) is None or platform not in PLATFORMS:
             return Notice("flow_expired", lang)
         self._save_flow(user, {"step": "notice", "platform": platform})
-        return ChecklistQuestion("notice", tuple((r, self.text(f"banned_notice_{r}", lang)) for r in REASONS), lang)
+        return ChecklistQuestion("notice", self.reason_options(lang), lang)
 
     def checklist_reason(self, user: str, reason: str, lang: str | None = None) -> Checklist | Notice:
         lang = lang or self.language(user)

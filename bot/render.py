@@ -15,6 +15,7 @@ from .knowledge import KnowledgeBase, Topic
 if TYPE_CHECKING:
     from .checker import Verdict
     from .conversation import Checklist, Reply
+    from .matcher import Match
 
 TELEGRAM_LIMIT = 4096
 
@@ -82,6 +83,21 @@ def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link
     if more_link:
         text += f'\n\n<a href="{e(more_link, quote=True)}">{e(more_label)}</a>'
     return text
+
+
+def match_json(kb: KnowledgeBase, match: "Match", lang: str | None) -> dict:
+    """The JSON object of one question: `ask --json` and the web API's /api/ask."""
+    answer_lang = lang or match.lang
+    topic = kb.topics.get(match.topic) if match.topic else None
+    return {
+        "topic": match.topic,
+        "decision": match.decision,
+        "score": match.score,
+        "title": topic.title.get(answer_lang) if topic else None,
+        "answer": topic.answer.get(answer_lang) if topic else kb.text("no_answer", answer_lang),
+        "alternatives": [{"topic": a.topic, "score": a.score} for a in match.alternatives],
+        "lang": answer_lang,
+    }
 
 
 MAX_TRIGGER = 80  # characters of a quoted trigger: enough to recognise, short enough for a phone

@@ -178,7 +178,7 @@ def test_lone_surrogates_in_telegram_text_get_a_normal_answer(bot_runner, kb):
 
 
 def test_limiter_memory_follows_active_senders_not_all_senders():
-    from bot.tg.common import RateLimiter
+    from bot.ratelimit import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(8, 30.0, clock=lambda: now[0])

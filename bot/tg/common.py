@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
 from ..cache import ExpiringLRU
+from ..ratelimit import RateLimiter
 from ..knowledge import KnowledgeBase, Topic
 from ..checker import MessageChecker
 from ..matcher import Match, Matcher
@@ -37,45 +36,6 @@ def callback(prefix: str, *args: str) -> str:
     data = ":".join((prefix, *args))
     assert len(data.encode()) <= 64, data  # ids are validated at load; this guards new prefixes
     return data
-
-
-class RateLimiter:
-    """Per-sender token bucket: `limit` updates at once, then one every window/limit seconds.
-
-    Past the limit, one notice, then silence until a token is back. A sender whose
-    bucket has refilled is forgotten, so memory follows the senders active in the
-    last window, not every sender ever seen.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity = float(limit)
-        self.rate = limit / window
-        self.window = window
-        self.clock = clock
-        self._buckets: dict[Hashable, tuple[float, float, bool]] = {}  # tokens, when, notified
-        self._next_sweep = clock() + window
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def check(self, key: Hashable, cost: float = 1.0) -> str:
-        """'ok', 'notify' (first refusal since the last accepted update) or 'drop'."""
-        now = self.clock()
-        if now >= self._next_sweep:
-            self._sweep(now)
-        tokens, when, notified = self._buckets.get(key, (self.capacity, now, False))
-        tokens = min(self.capacity, tokens + (now - when) * self.rate)
-        if tokens >= cost:
-            self._buckets[key] = (tokens - cost, now, False)
-            return "ok"
-        self._buckets[key] = (tokens, now, True)
-        return "drop" if notified else "notify"
-
-    def _sweep(self, now: float) -> None:
-        full = [k for k, (tokens, when, _) in self._buckets.items() if tokens + (now - when) * self.rate >= self.capacity]
-        for key in full:
-            del self._buckets[key]
-        self._next_sweep = now + self.window
 
 
 @dataclass

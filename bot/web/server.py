@@ -1,0 +1,71 @@
+"""`python -m bot web`: the services built once from the config, and uvicorn serving them."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+from typing import TextIO
+
+from ..checker import MessageChecker
+from ..config import Config
+from ..conversation import Conversation
+from ..errors import UserError
+from ..matcher import load_matcher
+from ..store import Store
+from .app import WebSettings, build_app
+
+
+def build_from_config(config: Config):
+    """The ASGI app and the store it writes to (the caller closes it)."""
+    matcher = load_matcher(config["knowledge.dir"] or None)
+    checker = MessageChecker(matcher.kb, matcher.normaliser)
+    store = Store(config["storage.path"], retention_days=config["storage.retention_days"])
+    conversation = Conversation(matcher, checker, store)
+    public_url = config["web.public_url"].rstrip("/")
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise UserError(f"web.public_url must start with https:// (got {public_url!r})")
+    settings = WebSettings(
+        public_url=public_url,
+        rate_requests=config["web.rate_limit.requests"],
+        rate_window=float(config["web.rate_limit.window_seconds"]),
+        secure_cookies=public_url.startswith("https://"),
+    )
+    wechat = None
+    if config["wechat.token"]:
+        from .wechat import wechat_endpoint
+
+        wechat = wechat_endpoint(conversation, config, public_url)
+    telegram_routes, lifespan = [], None
+    if config["telegram.token"] and config["telegram.mode"] == "webhook":
+        from .telegram import telegram_webhook
+
+        telegram_routes, lifespan = telegram_webhook(config, matcher, store, checker)
+    return build_app(conversation, settings, wechat, telegram_routes, lifespan), store
+
+
+def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> None:
+    """Serve until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    _check_port_free(host, port)
+    app, store = build_from_config(config)
+    try:
+        shown = f"[{host}]" if ":" in host else host
+        out.write(f"The bot's web page: http://{shown}:{port}/   (Ctrl-C stops it)\n")
+        out.flush()
+        uvicorn.run(app, host=host, port=port, proxy_headers=True,
+                    forwarded_allow_ips=config["web.forwarded_allow_ips"], server_header=False,
+                    log_level="warning", access_log=False)
+    finally:
+        store.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror} (try --port with another number)") from None

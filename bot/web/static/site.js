@@ -1,0 +1,39 @@
+// Only makes the page faster: everything works without it.
+// Enter sends, Shift+Enter starts a new line (not while an input method is composing);
+// a question is sent in the background and only the reply is replaced.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (box.tagName !== "TEXTAREA" || event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) {
+      return;
+    }
+    event.preventDefault();
+    if (box.value.trim() && box.form) {
+      if (box.form.requestSubmit) { box.form.requestSubmit(); } else { box.form.submit(); }
+    }
+  });
+  var form = document.getElementById("ask");
+  var reply = document.getElementById("reply");
+  if (!form || !reply || !window.fetch) { return; }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    fetch("/", {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: {"X-Partial": "1"},
+      credentials: "same-origin"
+    }).then(function (response) {
+      return response.text().then(function (html) {
+        reply.innerHTML = html;
+        reply.scrollIntoView({behavior: "smooth", block: "start"});
+      });
+    }).catch(function () {
+      form.submit();  // no network magic: the plain form still works
+    }).then(function () {
+      button.disabled = false;
+    });
+  });
+})();
