@@ -32,6 +32,15 @@ def features(norm: str, tokens: Sequence[str]) -> list[Counter]:
     return [chars, Counter(tokens)]
 
 
+def _count_rows(index: dict[str, int], items: Sequence[str]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for item in items:
+        row = index.get(item)
+        if row is not None:
+            found[row] = found.get(row, 0) + 1
+    return found
+
+
 class LinearModel:
     """Exported multinomial logistic regression over features(); no scikit-learn needed."""
 
@@ -51,22 +60,28 @@ class LinearModel:
         self.intercept = intercept  # (classes,)
 
     def scores(self, norm: str, tokens: Sequence[str]) -> np.ndarray:
-        """Class probabilities (softmax), aligned with `classes`."""
+        """Class probabilities (softmax), aligned with `classes`.
+
+        The same features as features(), counted straight into rows of the
+        model: the many n-grams it never saw are not even counted.
+        """
+        chars, words = self.block_index
+        text = norm.strip()
+        found: dict[int, int] = {}
+        for size in (1, 2, 3):
+            for i in range(len(text) - size + 1):
+                row = chars.get(text[i: i + size])
+                if row is not None:
+                    found[row] = found.get(row, 0) + 1
         rows: list[int] = []
         values: list[float] = []
-        idf = self.idf_list
-        log = math.log
-        for index, counts in zip(self.block_index, features(norm, tokens)):
-            block_rows, block_values = [], []
-            for feature, count in counts.items():
-                row = index.get(feature)
-                if row is not None:
-                    block_rows.append(row)
-                    block_values.append(idf[row] if count == 1 else (1.0 + log(count)) * idf[row])
-            if block_rows:
+        for block in (found, _count_rows(words, tokens)):
+            if block:
+                block_values = [self.idf_list[row] if count == 1 else (1.0 + math.log(count)) * self.idf_list[row]
+                                for row, count in block.items()]
                 # Each block is L2-normalised on its own, as at training.
                 scale = 1.0 / math.sqrt(sum(v * v for v in block_values))
-                rows += block_rows
+                rows += block
                 values += [v * scale for v in block_values]
         logits = np.asarray(values) @ self.coef[rows] + self.intercept if rows else self.intercept.copy()
         exp = np.exp(logits - logits.max())

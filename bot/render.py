@@ -1,7 +1,8 @@
 """A topic, a suggestion list or a no-answer as plain text or Telegram HTML.
 
-Shared by the terminal and the bot. Every knowledge-base string that goes into
-HTML passes through html.escape; messages are split to fit Telegram's limit.
+Shared by the terminal, the bot and WeChat. Every knowledge-base string that goes
+into HTML passes through html.escape; messages are split to fit Telegram's limit;
+the short plain-text forms are cut to a byte limit (WeChat's 2,048 bytes).
 """
 
 from __future__ import annotations
@@ -211,6 +212,144 @@ def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
     if isinstance(reply, Notice):
         return kb.text(reply.key, reply.lang)
     raise TypeError(f"not a reply: {reply!r}")
+
+
+# -- short plain text, for channels without buttons or HTML (WeChat, text messages) --------
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_utf8(text: str, limit: int) -> str:
+    """The longest start of `text` that is at most `limit` bytes of UTF-8, never ending mid-character."""
+    return text.encode("utf-8")[:max(limit, 0)].decode("utf-8", errors="ignore")
+
+
+def fit_utf8(text: str, limit: int, tail: str = "") -> str:
+    """`text`, then `tail` on its own line, in at most `limit` bytes of UTF-8.
+
+    What does not fit is cut from the end of `text` at a line break (and "…"
+    marks the cut), so the tail (a link, the next step) always survives; only
+    a first line longer than the room is cut inside the line.
+    """
+    sep = "\n" if text and tail else ""
+    if utf8_len(text) + len(sep) + utf8_len(tail) <= limit:
+        return text + sep + tail
+    if utf8_len(tail) + len(sep) >= limit:
+        return cut_utf8(tail, limit)
+    room = limit - utf8_len(tail) - len(sep) - utf8_len("\n…")
+    kept: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        cost = utf8_len(line) + (1 if kept else 0)
+        if used + cost > room:
+            break
+        kept.append(line)
+        used += cost
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if not kept:
+        kept = [cut_utf8(text.split("\n", 1)[0], room)]
+    return "\n".join(kept) + "\n…" + sep + tail
+
+
+def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str | None = None,
+                           footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2) -> str:
+    """A short card as plain text: title, summary, the first official channels, a warning, a link to the full card.
+
+    `footer` lines (a channel's hint) come before the link; with `limit`, the
+    card is cut to fit in that many bytes of UTF-8, keeping the footer and link.
+    """
+    lines = [f"【{topic.title.get(lang)}】", topic.summary.get(lang).strip()]
+    if topic.official_paths:
+        lines += ["", kb.text("official_paths", lang) + ":"]
+        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths[:paths]]
+    if topic.warnings:
+        lines.append(f"⚠ {topic.warnings[0].get(lang)}")
+    tail = ["", *footer]
+    if link:
+        tail.append(f"{kb.text('full_answer', lang)}: {link}")
+    return _joined(lines, tail, limit)
+
+
+def render_numbered_text(kb: KnowledgeBase, question: str, labels: list[str], lang: str) -> str:
+    """A question and its options numbered from 1, for channels where a bare number answers it."""
+    lines = [question] + [f"{i}. {label}" for i, label in enumerate(labels, 1)]
+    return "\n".join(lines + [kb.text("reply_with_number", lang)])
+
+
+def render_topic_list_text(kb: KnowledgeBase, lang: str) -> str:
+    """Every topic's title, theme by theme."""
+    blocks = []
+    for theme in kb.themes:
+        topics = kb.topics_in_theme(theme.id)
+        if topics:
+            blocks.append("\n".join([theme.title.get(lang)] + [f"• {t.title.get(lang)}" for t in topics]))
+    return "\n".join(blocks)
+
+
+def render_none_short_text(kb: KnowledgeBase, lang: str, hint: str | None = None) -> str:
+    """The honest no-answer without the topic list: what the bot covers, a hint, and 110 / 96110."""
+    lines = [kb.text("no_answer", lang)]
+    if hint:
+        lines.append(hint)
+    return "\n".join(lines + ["", kb.text("general_channels", lang)])
+
+
+MAX_SHORT_FLAGS = 3  # red flags quoted in a short verdict; the strongest come first
+
+
+def render_verdict_short_text(kb: KnowledgeBase, verdict: "Verdict", lang: str, link: str | None = None,
+                              limit: int | None = None, channels: int = 2) -> str:
+    """A verdict as short plain text: headline, the red flags, the next step and where to report.
+
+    With `limit`, the flags are cut before the next step is.
+    """
+    parts = _verdict_parts(kb, verdict, lang)
+    lines = [parts["headline"]]
+    if parts["context"]:
+        lines.append(parts["context"])
+    if parts["flags"]:
+        lines.append(kb.text("check_flags", lang))
+        lines += [f"⚠ {label}: “{trigger}”" for label, trigger in parts["flags"][:MAX_SHORT_FLAGS]]
+    if parts["learned"]:
+        lines.append(parts["learned"])
+    tail = []
+    if parts["advice"]:
+        tail += ["", f"{kb.text('check_next', lang)}: {parts['advice']}"]
+    if parts["channels"]:
+        tail.append(kb.text("check_channels", lang) + ":")
+        tail += [f"• {name}: {how}" for name, how in parts["channels"][:channels]]
+    if link:
+        tail.append(f"{kb.text('full_answer', lang)}: {link}")
+    return _joined(lines, tail, limit)
+
+
+def render_checklist_short_text(kb: KnowledgeBase, checklist: "Checklist", link_base: str | None = None,
+                                limit: int | None = None) -> str:
+    """The /banned checklist compactly: each step with its channels (or its gist), the reason, links to the cards."""
+    lang = checklist.lang
+    lines = [kb.text("banned_checklist", lang)]
+    for item in checklist.items:
+        lines.append(f"【{item.heading}】")
+        if item.paths:
+            lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in item.paths]
+        else:
+            lines.append(item.note or item.topic.summary.get(lang))
+    lines += [f"【{checklist.reason_heading}】", checklist.reason_text]
+    tail = []
+    if link_base:
+        tail.append(kb.text("full_answer", lang) + ":")
+        tail += [f"• {t.title.get(lang)}: {link_base}/t/{t.id}" for t in checklist.topics[:3]]
+    return _joined(lines, tail, limit)
+
+
+def _joined(lines: list[str], tail: list[str], limit: int | None) -> str:
+    text, end = "\n".join(lines), "\n".join(tail) if any(tail) else ""
+    if limit is not None:
+        return fit_utf8(text, limit, end)
+    return f"{text}\n{end}" if end else text
 
 
 def split_html_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

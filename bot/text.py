@@ -352,7 +352,7 @@ class TextNormaliser:
 
     def tokens_of_normalised(self, norm: str) -> list[str]:
         if has_cjk(norm):
-            raw = self._jieba.lcut(norm, HMM=True)
+            raw = self._jieba.lcut(norm, HMM=False)
         else:
             raw = _ASCII_WORD.findall(norm)
         out = []
