@@ -223,6 +223,10 @@ class RedFlag:
     weight: int
     label: Localized
     patterns: tuple[re.Pattern[str], ...]
+    # Curated texts the flag must fire on and near misses it must stay silent
+    # on; tests/test_red_flag_reasons.py runs them through the checker.
+    fires_on: tuple[str, ...] = ()
+    silent_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -661,9 +665,41 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
 
 
 RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
+RED_FLAG_OPTIONAL = ("examples",)
+RED_FLAG_EXAMPLE_KINDS = ("fires", "silent")
 RED_FLAG_CUES = (
     "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
 )
+
+
+def _red_flag_examples(value: Any, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    """The optional `examples: {fires: [...], silent: [...]}` of a red flag, one problem line per bad entry."""
+    examples: dict[str, tuple[str, ...]] = {kind: () for kind in RED_FLAG_EXAMPLE_KINDS}
+    if value is None:
+        return examples
+    if not isinstance(value, dict):
+        problems.append(f"{where}, field 'examples': must be a mapping of fires and silent, each a list of texts")
+        return examples
+    for key in value:
+        if key not in RED_FLAG_EXAMPLE_KINDS:
+            problems.append(f"{where}, field 'examples.{key}': unknown field (fires or silent)")
+    for kind in RED_FLAG_EXAMPLE_KINDS:
+        texts = value.get(kind)
+        if texts is None:
+            continue
+        if not isinstance(texts, list):
+            problems.append(f"{where}, field 'examples.{kind}': must be a list of texts")
+            continue
+        good = []
+        for i, text in enumerate(texts):
+            if isinstance(text, str) and text.strip():
+                good.append(text)
+            else:
+                problems.append(
+                    f"{where}, field 'examples.{kind}[{i}]': must be a non-empty text (quote text that has ': ')"
+                )
+        examples[kind] = tuple(good)
+    return examples
 
 
 def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
@@ -684,7 +720,7 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
             continue
         flag_id = item.get("id")
         where = f"{reader.where('flags')}: flag {flag_id!r}" if isinstance(flag_id, str) else where
-        unknown = [k for k in item if k not in RED_FLAG_FIELDS]
+        unknown = [k for k in item if k not in RED_FLAG_FIELDS + RED_FLAG_OPTIONAL]
         missing = [k for k in RED_FLAG_FIELDS if k not in item]
         for key in unknown:
             problems.append(f"{where}, field {key!r}: unknown field")
@@ -706,7 +742,9 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
             problems.append(f"{where}, field 'label': needs exactly zh and en (quote text that has commas)")
             continue
         patterns = _compile_patterns(item["patterns"], f"{where}, field 'patterns'", problems)
-        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns))
+        examples = _red_flag_examples(item.get("examples"), where, problems)
+        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns,
+                             examples["fires"], examples["silent"]))
     cues = {
         key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
         for key in RED_FLAG_CUES
