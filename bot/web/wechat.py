@@ -1,0 +1,319 @@
+"""The WeChat Official Account (公众号) endpoint: WeChat's signed XML in, the conversation's reply as a passive text reply out.
+
+WeChat signs every request with the account's Token and, in the encrypted (安全)
+and compatible (兼容) modes, encrypts the body with the EncodingAESKey. A passive
+reply must come within 5 seconds and hold at most 2,048 bytes; WeChat resends a
+message it got no reply to, so replies are remembered briefly by MsgId.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+from .. import languages
+from ..cache import ExpiringLRU
+from ..config import Config
+from ..conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, Conversation, NoAnswer, Notice, Reply
+from ..errors import UserError
+from ..ratelimit import RateLimiter
+from ..render import (
+    fit_utf8,
+    render_card_short_text,
+    render_checklist_short_text,
+    render_none_short_text,
+    render_numbered_text,
+    render_topic_list_text,
+    render_verdict_short_text,
+)
+from ..utf8 import valid_text
+from .app import MAX_TEXT, TooLarge, read_body
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_BYTES = 2048  # of a passive text reply's content, in UTF-8
+# WeChat resends an unanswered message three times, 5 s apart: a reply is kept
+# long enough to answer every resend, and the map is bounded whatever the traffic.
+RETRY_WINDOW = 60.0
+RETRY_MEMORY = 4096
+SUCCESS = "success"  # the body that tells WeChat "received, no reply" (it then never resends)
+# Events that greet; events that no person sent (a reply would arrive out of the blue).
+WELCOME_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product", "scan"})
+SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "view_miniprogram",
+                           "templatesendjobfinish", "masssendjobfinish"})
+# Commands besides the words of ui.yaml (wechat_*_word, in every language and script).
+COMMAND_ALIASES = {
+    "?": "menu", "？": "menu", "/help": "menu", "/start": "menu", "/topics": "menu", "/menu": "menu",
+    "help": "menu", "帮助": "menu", "幫助": "menu",
+    "/banned": "banned", "/cancel": "cancel",
+}
+COMMAND_WORDS = {"wechat_menu_word": "menu", "wechat_banned_word": "banned", "wechat_cancel_word": "cancel"}
+_AROUND_COMMAND = " \t\r\n“”\"'「」『』。.!！"
+_OPENID = re.compile(r"[A-Za-z0-9_\-@.]{1,128}")
+_TIMESTAMP = re.compile(r"[0-9]{1,20}")
+_NONCE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_DIGITS = re.compile(r"[0-9]{1,32}")
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class Malformed(Exception):
+    """A body WeChat would never send: not XML, not a message, or fields of the wrong shape."""
+
+
+def wechat_endpoint(conversation: Conversation, config: Config,
+                    public_url: str) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of /wechat (GET: server verification, POST: messages)."""
+    return WeChatChannel(conversation, config, public_url).handle
+
+
+class WeChatChannel:
+    """One Official Account's messages, answered from one Conversation."""
+
+    def __init__(self, conversation: Conversation, config: Config, public_url: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.conversation = conversation
+        self.kb = conversation.kb
+        self.token = config["wechat.token"]
+        if not self.token:
+            raise UserError("wechat.token is empty: set WECHAT_TOKEN to the Token of the account's server settings")
+        self.crypto = _crypto(self.token, config["wechat.encoding_aes_key"], config["wechat.app_id"])
+        self.public_url = public_url.rstrip("/")
+        self.replies: ExpiringLRU[tuple, str] = ExpiringLRU(RETRY_MEMORY, RETRY_WINDOW, clock)
+        self.limiter = RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"]), clock)
+        self.commands = dict(COMMAND_ALIASES)
+        for key, command in COMMAND_WORDS.items():
+            for code in languages.LANGUAGES:
+                self.commands[self.kb.text(key, code).lower()] = command
+        self._warned_no_key = False
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        """GET: WeChat checks the server (echo `echostr`); POST: a message or event, answered in the response."""
+        params = request.query_params
+        if not self.signed(params):
+            return PlainTextResponse("invalid signature", status_code=403)
+        if request.method != "POST":
+            return PlainTextResponse(params.get("echostr", ""))
+        try:
+            raw = await read_body(request)
+        except TooLarge:
+            return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
+        encrypted = params.get("encrypt_type", "").lower() == "aes"
+        try:
+            message = self.parse(self.decrypt(raw, params) if encrypted else raw)
+        except InvalidSignatureException:
+            return PlainTextResponse("invalid msg_signature", status_code=403)
+        except Malformed as exc:
+            log.info("wechat: refused a malformed message (%s)", exc)
+            return PlainTextResponse(f"malformed message: {exc}", status_code=400)
+        body = self.reply_to(message)
+        if body == SUCCESS:
+            return PlainTextResponse(SUCCESS)
+        if encrypted and self.crypto is not None:
+            try:
+                body = self.crypto.encrypt_message(body, params["nonce"], str(int(time.time())))
+            except Exception:
+                log.exception("wechat: could not encrypt a reply")
+                return PlainTextResponse(SUCCESS)
+        return Response(body, media_type="application/xml")
+
+    def signed(self, params: Any) -> bool:
+        """Whether `signature` is the SHA-1 of the Token, `timestamp` and `nonce` (WeChat signs every request so)."""
+        signature, timestamp, nonce = (params.get(k, "") for k in ("signature", "timestamp", "nonce"))
+        if not (_TIMESTAMP.fullmatch(timestamp) and _NONCE.fullmatch(nonce) and signature.isascii()):
+            return False
+        signer = WeChatSigner()
+        signer.add_data(self.token, timestamp, nonce)
+        # wechatpy's check_signature compares with !=; compare_digest takes the same time whatever matches.
+        return hmac.compare_digest(signer.signature.encode(), signature.encode())
+
+    def decrypt(self, raw: bytes, params: Any) -> str | bytes:
+        """The message inside an encrypted body (its msg_signature checked); raises Malformed."""
+        if self.crypto is None:
+            # Compatible mode also carries the plain fields: readable, but the key belongs in the config.
+            if not self._warned_no_key:
+                log.warning("wechat: an encrypted message arrived but wechat.encoding_aes_key is not set; "
+                            "only compatible-mode messages can be read")
+                self._warned_no_key = True
+            return raw
+        try:
+            return self.crypto.decrypt_message(raw, params.get("msg_signature", ""), params["timestamp"],
+                                               params["nonce"])
+        except InvalidSignatureException:
+            raise
+        except InvalidAppIdException:
+            log.warning("wechat: a message for another AppID arrived: check wechat.app_id")
+            raise Malformed("encrypted for another AppID") from None
+        except Exception as exc:  # not XML, no Encrypt field, not base64, not AES with our key
+            raise Malformed(f"cannot decrypt ({type(exc).__name__})") from None
+
+    def parse(self, xml: str | bytes) -> Any:
+        """A wechatpy message whose fields this channel reads are all strings; raises Malformed."""
+        try:
+            message = parse_message(xml)
+        except Exception as exc:  # expat errors, a root that is not <xml>, no MsgType, undecodable bytes
+            raise Malformed(f"not a WeChat message ({type(exc).__name__})") from None
+        if message is None:
+            raise Malformed("empty body")
+        raw = message._data
+        for field in ("MsgType", "Event", "FromUserName", "ToUserName", "Content", "Recognition", "MsgId",
+                      "CreateTime"):
+            if raw.get(field) is not None and not isinstance(raw[field], str):
+                raise Malformed(f"{field} is not text")
+        if not _OPENID.fullmatch(raw.get("FromUserName") or "") or not _OPENID.fullmatch(raw.get("ToUserName") or ""):
+            raise Malformed("FromUserName or ToUserName missing or not an id")
+        if raw.get("MsgId") is not None and not _DIGITS.fullmatch(raw["MsgId"]):
+            raise Malformed("MsgId is not a number")
+        return message
+
+    # -- replies -----------------------------------------------------------------------------
+
+    def reply_to(self, message: Any) -> str:
+        """The reply's XML (or "success"), the same for every resend of one message."""
+        raw = message._data
+        if raw.get("MsgId"):
+            key: tuple = ("msg", raw["FromUserName"], raw["MsgId"])
+        else:  # events have no MsgId: WeChat's own advice is sender and CreateTime
+            key = ("event", raw["FromUserName"], raw.get("CreateTime", ""), (raw.get("Event") or "").lower())
+        cached = self.replies.get(key)
+        if cached is not None:
+            return cached
+        started = time.monotonic()
+        try:
+            body = self.answer(message)
+        except Exception:
+            # "success" so that WeChat does not resend a message that fails every time.
+            log.exception("wechat: could not answer a %s message", raw.get("MsgType"))
+            body = SUCCESS
+        elapsed = time.monotonic() - started
+        if elapsed > 2.0:
+            log.warning("wechat: a reply took %.1f s (WeChat waits 5 s)", elapsed)
+        self.replies.set(key, body)
+        return body
+
+    def answer(self, message: Any) -> str:
+        raw = message._data
+        user = "wx:" + raw["FromUserName"]
+        kind = (raw.get("MsgType") or "").lower()
+        if kind == "event":
+            event = (raw.get("Event") or "").lower()
+            if event in SILENT_EVENTS:
+                return SUCCESS
+            lang = self.conversation.language(user)
+            key = "wechat_welcome" if event in WELCOME_EVENTS else "wechat_hint"
+            return self.text_reply(message, self.fill(self.kb.text(key, lang), lang))
+        allowed = self.limiter.check(user)
+        if allowed == "drop":
+            return SUCCESS
+        if allowed == "notify":
+            return self.text_reply(message, self.kb.text("rate_limited", self.conversation.language(user)))
+        if kind == "text":
+            return self.text_reply(message, self.respond(user, raw.get("Content") or ""))
+        if kind == "voice":
+            heard = valid_text(raw.get("Recognition")).strip()
+            if heard:
+                return self.text_reply(message, self.respond(user, heard))
+            lang = self.conversation.language(user)
+            return self.text_reply(message, self.kb.text("wechat_voice_empty", lang))
+        lang = self.conversation.language(user)
+        return self.text_reply(message, self.fill(self.kb.text("wechat_hint", lang), lang))
+
+    def respond(self, user: str, text: str) -> str:
+        """What a follower's text gets: a command's reply, else the conversation's."""
+        text = valid_text(text)[:MAX_TEXT]
+        command, rest = self.command(text)
+        talk = self.conversation
+        if command in ("menu", "banned", "cancel"):
+            # A word ("菜单", "checklist") says the language; "/banned" and "?" do not.
+            neutral = text.strip().startswith(("/", "?", "？"))
+            lang = talk.language(user, None if neutral else text)
+            if command == "menu":
+                return self.menu(lang)
+            reply: Reply = talk.checklist_start(user, lang) if command == "banned" else talk.cancel(user, lang)
+        elif command == "check":
+            reply = talk.check(user, rest)
+        else:
+            reply = talk.receive(user, text)
+        return self.render(reply)
+
+    def command(self, text: str) -> tuple[str | None, str]:
+        stripped = text.strip()
+        head, rest = (stripped.split(maxsplit=1) + ["", ""])[:2]
+        if head.lower() == "/check":
+            return "check", rest
+        if stripped in COMMAND_ALIASES:
+            return COMMAND_ALIASES[stripped], ""
+        return self.commands.get(stripped.strip(_AROUND_COMMAND).lower()), ""
+
+    def menu(self, lang: str) -> str:
+        text = self.fill(self.kb.text("wechat_menu", lang), lang) + "\n" + render_topic_list_text(self.kb, lang)
+        return fit_utf8(text, MAX_REPLY_BYTES)
+
+    def render(self, reply: Reply) -> str:
+        """A reply as a text that fits one passive reply: short cards with a link, choices numbered."""
+        kb, lang = self.kb, reply.lang
+        if isinstance(reply, Card):
+            footer = (self.fill(kb.text("wechat_banned_hint", lang), lang),) if reply.offers_checklist else ()
+            text = render_card_short_text(kb, reply.topic, lang, self.link(reply.topic.id), footer, MAX_REPLY_BYTES)
+        elif isinstance(reply, Choices):
+            text = render_numbered_text(kb, kb.text("did_you_mean", lang), [t.title.get(lang) for t in reply.topics],
+                                        lang)
+        elif isinstance(reply, ChecklistQuestion):
+            question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", lang)
+            text = render_numbered_text(kb, question, [label for _, label in reply.options], lang)
+        elif isinstance(reply, Checked):
+            link = self.link(reply.verdict.topics[0]) if reply.verdict.topics else None
+            text = render_verdict_short_text(kb, reply.verdict, lang, link, MAX_REPLY_BYTES)
+        elif isinstance(reply, Checklist):
+            text = render_checklist_short_text(kb, reply, self.public_url or None, MAX_REPLY_BYTES)
+        elif isinstance(reply, NoAnswer):
+            text = render_none_short_text(kb, lang, self.fill(kb.text("wechat_menu_hint", lang), lang))
+        elif isinstance(reply, Notice):
+            text = kb.text(reply.key, lang)
+        else:
+            raise TypeError(f"not a reply: {reply!r}")
+        return fit_utf8(text, MAX_REPLY_BYTES)
+
+    def fill(self, text: str, lang: str) -> str:
+        """A WeChat string with its command words ({menu}, {banned}, {cancel}) in the same language."""
+        for key, command in COMMAND_WORDS.items():
+            text = text.replace("{" + command + "}", self.kb.text(key, lang))
+        return text
+
+    def link(self, topic_id: str) -> str | None:
+        return f"{self.public_url}/t/{topic_id}" if self.public_url else None
+
+    def text_reply(self, message: Any, content: str) -> str:
+        """The passive text reply's XML: to the sender, from the account, content cut to 2,048 bytes."""
+        content = fit_utf8(_NOT_XML.sub("", valid_text(content)), MAX_REPLY_BYTES)
+        # wechatpy wraps the content in one CDATA section, which "]]>" would end.
+        content = content.replace("]]>", "]]]]><![CDATA[>")
+        return TextReply(message=message, content=content).render()
+
+
+def _crypto(token: str, key: str, app_id: str) -> WeChatCrypto | None:
+    """The encrypted mode's cipher, or None for the plain mode; a bad key or a missing AppID is a UserError."""
+    if not key:
+        return None
+    if not app_id:
+        raise UserError("wechat.encoding_aes_key is set but wechat.app_id is empty: the encrypted mode needs both "
+                        "(or leave the key empty for the plain mode)")
+    if len(key) != 43:
+        raise UserError(f"wechat.encoding_aes_key must be the 43 characters of the account's server settings "
+                        f"(got {len(key)})")
+    try:
+        return WeChatCrypto(token, key, app_id)
+    except (ValueError, AssertionError):
+        raise UserError("wechat.encoding_aes_key is not a valid EncodingAESKey (43 letters and digits)") from None
