@@ -200,11 +200,15 @@ class Conversation:
         Channels without buttons (the terminal, WeChat) show choices numbered;
         a bare number answers the last question asked.
         """
+        state = self._flow(user)
+        number = int(text.strip()) if text.strip().isdigit() and len(text.strip()) <= 2 else None
+        offered = self._recent(f"flow:offered:{user}") or {}
+        if number is not None:
+            # A bare number has no language of its own: it answers in the question's.
+            fallback_lang = (state or offered).get("lang") or fallback_lang
         lang = self.language(user, text, fallback_lang)
         if not text.strip():
             return Notice("empty_question", lang)
-        state = self._flow(user)
-        number = int(text.strip()) if text.strip().isdigit() and len(text.strip()) <= 2 else None
         if state is not None and number is not None:
             options = PLATFORMS if state.get("step") == "platform" else REASONS
             if 1 <= number <= len(options):
@@ -213,9 +217,9 @@ class Conversation:
                 return self._finish_checklist(user, state, options[number - 1], lang)
         if state is not None and state.get("step") == "notice":
             return self._finish_checklist(user, state, self.classify_notice(text), lang)
-        offered = self._offered(user)
-        if number is not None and 1 <= number <= len(offered):
-            return self.open(user, offered[number - 1], lang)
+        topics = self._offered(user)
+        if number is not None and 1 <= number <= len(topics):
+            return self.open(user, topics[number - 1], lang)
         verdict = self.checker.check_message(text)
         if self.checker.reads_like_a_message(text, verdict):
             return Checked(verdict, text, lang, offer_question=True)
@@ -240,11 +244,15 @@ class Conversation:
         if match.decision == "answer" and match.topic:
             return self.open(user, match.topic, lang)
         if match.decision == "suggest" and match.topic:
-            ids = [t for t in [match.topic] + [a.topic for a in match.alternatives] if t in kb.topics]
-            self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "at": self.clock()}))
-            return Choices(tuple(kb.topics[t] for t in ids), lang)
+            return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang)
         self.store.record_unanswered(text, match.lang)
         return NoAnswer(lang)
+
+    def offer(self, user: str, topic_ids: list[str], lang: str) -> Choices:
+        """Topics to choose from (did you mean, a menu); a bare number then picks one."""
+        ids = [t for t in topic_ids if t in self.kb.topics]
+        self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "at": self.clock()}))
+        return Choices(tuple(self.kb.topics[t] for t in ids), lang)
 
     def open(self, user: str, topic_id: str, lang: str | None = None) -> Card | Notice:
         """A topic's card (a deep link, a button, a topic page); remembered as the last card."""
@@ -303,14 +311,14 @@ class Conversation:
 
     def checklist_start(self, user: str, lang: str | None = None) -> ChecklistQuestion:
         lang = lang or self.language(user)
-        self._save_flow(user, {"step": "platform"})
+        self._save_flow(user, {"step": "platform", "lang": lang})
         return ChecklistQuestion("platform", self.platform_options(lang), lang)
 
     def checklist_platform(self, user: str, platform: str, lang: str | None = None) -> ChecklistQuestion | Notice:
         lang = lang or self.language(user)
         if self._flow(user) is None or platform not in PLATFORMS:
             return Notice("flow_expired", lang)
-        self._save_flow(user, {"step": "notice", "platform": platform})
+        self._save_flow(user, {"step": "notice", "platform": platform, "lang": lang})
         return ChecklistQuestion("notice", self.reason_options(lang), lang)
 
     def checklist_reason(self, user: str, reason: str, lang: str | None = None) -> Checklist | Notice:

@@ -108,3 +108,14 @@ def test_the_terminal_chat_is_the_same_conversation():
     assert "【账号被封或被误封" in text and "聊天记录" in text
     assert "高风险" in text and "下一步" in text
     assert "被封的是哪个平台" in text and "你的处理清单" in text
+
+
+def test_a_bare_number_answers_in_the_language_of_the_question_it_answers(talk):
+    talk.checklist_start("u10", lang="en")
+    reasons = talk.receive("u10", "1")
+    assert isinstance(reasons, ChecklistQuestion) and reasons.lang == "en"
+    assert isinstance(talk.receive("u10", "5"), Checklist) and talk.receive("u10", "hello").lang == "en"
+    menu = talk.offer("u11", ["ban-appeal", "sell-sim-card"], "zh-Hant")
+    assert [t.id for t in menu.topics] == ["ban-appeal", "sell-sim-card"]
+    picked = talk.receive("u11", "2")
+    assert isinstance(picked, Card) and picked.topic.id == "sell-sim-card" and picked.lang == "zh-Hant"

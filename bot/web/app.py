@@ -163,7 +163,8 @@ class Site:
         topic_id = request.path_params["topic"]
         if topic_id not in self.kb.topics:
             return self.page(request, "missing.html", status=404)
-        lang = self.lang(request)
+        # ?lang= opens a shared link in the sender's language (WeChat's browser claims Chinese).
+        lang = languages.normalize_code(request.query_params.get("lang")) or self.lang(request)
         topic = self.kb.topics[topic_id]
         visitor = self.visitor(request)
         if visitor is not None:  # remembered as the visitor's last card, for a follow-up question

@@ -20,20 +20,24 @@
     event.preventDefault();
     var button = form.querySelector("button[type=submit]");
     button.disabled = true;
+    reply.classList.add("busy");
     fetch("/", {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
       headers: {"X-Partial": "1"},
       credentials: "same-origin"
     }).then(function (response) {
+      if (!response.ok) { form.submit(); return; }  // a refusal (too many requests) is shown as a page
       return response.text().then(function (html) {
         reply.innerHTML = html;
+        form.q.blur();  // a phone's keyboard goes down, so the reply has the screen
         reply.scrollIntoView({behavior: "smooth", block: "start"});
       });
     }).catch(function () {
       form.submit();  // no network magic: the plain form still works
     }).then(function () {
       button.disabled = false;
+      reply.classList.remove("busy");
     });
   });
 })();
