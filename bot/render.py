@@ -280,12 +280,13 @@ def render_numbered_text(kb: KnowledgeBase, question: str, labels: list[str], la
 
 
 def render_topic_list_text(kb: KnowledgeBase, lang: str) -> str:
-    """Every topic's title, theme by theme."""
+    """Every topic's title, theme by theme, numbered in the order of kb.topics (a number opens it)."""
     blocks = []
+    number = {t: i for i, t in enumerate(kb.topics, 1)}
     for theme in kb.themes:
         topics = kb.topics_in_theme(theme.id)
         if topics:
-            blocks.append("\n".join([theme.title.get(lang)] + [f"• {t.title.get(lang)}" for t in topics]))
+            blocks.append("\n".join([theme.title.get(lang)] + [f"{number[t.id]}. {t.title.get(lang)}" for t in topics]))
     return "\n".join(blocks)
 
 

@@ -517,7 +517,7 @@ def test_a_card_page_without_javascript_is_whole_and_its_forms_work(phone, kb):
 
 def test_an_unknown_topic_is_a_404_page_with_the_topic_browser(phone, kb):
     p = phone()
-    p.allowed.append("404")  # Chromium logs the page's own status as a console error
+    p.allowed.append("the server responded with a status of 404")  # Chromium logs the page's own status
     p.goto("/t/unknown-topic", status=404)
     assert p.text_of(".notice") == kb.text("web_not_found", "zh")
     assert p.page.locator(".browser details").count() == len(kb.themes)

@@ -257,7 +257,10 @@ def test_the_menu_says_how_to_ask_and_lists_every_topic(wechat, kb):
         assert "{" not in content, content
         for topic in kb.topics.values():
             assert topic.title.get(lang) in content, (word, topic.id)
-    # A title sent back opens its card.
+    # A number then opens that topic, in the menu's language; a title sent back opens its card too.
+    number = list(kb.topics).index("sell-sim-card") + 1
+    wechat.text("oUser0010", "menu")
+    assert wechat.text("oUser0010", str(number)).startswith(f"【{kb.topics['sell-sim-card'].title.en}】")
     title = kb.topics["sell-sim-card"].title.zh
     assert wechat.text("oUser0010", title).startswith(f"【{title}】")
 

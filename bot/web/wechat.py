@@ -240,7 +240,7 @@ class WeChatChannel:
             neutral = text.strip().startswith(("/", "?", "？"))
             lang = talk.language(user, None if neutral else text)
             if command == "menu":
-                return self.menu(lang)
+                return self.menu(user, lang)
             reply: Reply = talk.checklist_start(user, lang) if command == "banned" else talk.cancel(user, lang)
         elif command == "check":
             reply = talk.check(user, rest)
@@ -257,7 +257,9 @@ class WeChatChannel:
             return COMMAND_ALIASES[stripped], ""
         return self.commands.get(stripped.strip(_AROUND_COMMAND).lower()), ""
 
-    def menu(self, lang: str) -> str:
+    def menu(self, user: str, lang: str) -> str:
+        """How to use the account, and every topic numbered: a number then opens it."""
+        self.conversation.offer(user, list(self.kb.topics), lang)
         text = self.fill(self.kb.text("wechat_menu", lang), lang) + "\n" + render_topic_list_text(self.kb, lang)
         return fit_utf8(text, MAX_REPLY_BYTES)
 
