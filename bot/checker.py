@@ -25,7 +25,7 @@ from .text import TextNormaliser, clean_input, has_cjk
 from .utf8 import valid_text
 
 Risk = Literal["high", "medium", "low"]
-Context = Literal["ad", "warning", "question"]
+Context = Literal["ad", "warning", "question", "news", "rules"]
 
 # Long pastes are cut: an ad that needs more than this to show its hand is rare,
 # and every step's cost grows with length.
@@ -92,7 +92,7 @@ class Verdict:
     risk: Risk
     flags: tuple[FlagHit, ...]
     topics: tuple[str, ...]  # topic ids to read, most relevant first
-    context: Context  # "warning" and "question" texts are not ads, whatever words they quote
+    context: Context  # warnings, questions, news reports and rules posts are not ads, whatever words they quote
     score: int
     learned: Learned | None = None
     next_step: NextStep | None = field(default=None, compare=False)
@@ -186,7 +186,11 @@ class MessageChecker:
         score = sum(h.weight for h in hits) + (learned.points if learned else 0)
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
-        if score and has_contact:
+        if score and _any(rules.news_cues, norm):
+            context = "news"
+        elif score and _any(rules.rules_cues, norm):
+            context = "rules"
+        elif score and has_contact:
             score += CONTACT_BONUS
         elif score:
             if _any(rules.warning_cues, norm):

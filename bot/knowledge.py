@@ -84,6 +84,8 @@ UI_KEYS = (
     "button_expired",
     "check_context_warning",
     "check_context_question",
+    "check_context_news",
+    "check_context_rules",
     "check_usage",
     "check_high",
     "check_medium",
@@ -239,6 +241,8 @@ class RedFlags:
     ad_cues: tuple[re.Pattern[str], ...] = ()
     request_cues: tuple[re.Pattern[str], ...] = ()
     doubt_cues: tuple[re.Pattern[str], ...] = ()
+    news_cues: tuple[re.Pattern[str], ...] = ()
+    rules_cues: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -669,6 +673,7 @@ RED_FLAG_OPTIONAL = ("examples",)
 RED_FLAG_EXAMPLE_KINDS = ("fires", "silent")
 RED_FLAG_CUES = (
     "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
+    "news_cues", "rules_cues",
 )
 
 

@@ -102,3 +102,19 @@ def test_the_model_key_follows_the_data_and_nothing_else():
     assert model_key(samples, ["a", "-"], 10.0) == model_key(list(samples), ["a", "-"], 10.0)
     assert model_key(samples, ["a", "-"], 10.0) != model_key(samples, ["-", "a"], 10.0)
     assert model_key(samples, ["a", "-"], 10.0) != model_key(samples, ["a", "-"], 3.0)
+
+
+@pytest.mark.parametrize("text, context", [
+    ("法院判了：一男子出售手机卡给诈骗团伙，以帮信罪被判处有期徒刑一年，并处罚金", "news"),
+    ("警方通报：捣毁一个跑分团伙，抓获嫌疑人12名，有人联系V: abc123 收卡", "news"),
+    ("群规：禁止发二维码、收卡广告、代解封，违者踢出", "rules"),
+    ("Group rules: no QR codes, no SIM card ads. Offenders will be removed from the group.", "rules"),
+])
+def test_news_reports_and_rules_posts_are_not_ads(checker, text, context):
+    verdict = checker.check_message(text)
+    assert verdict.risk == "low" and verdict.context == context
+
+
+def test_a_fake_police_notice_is_not_read_as_news(checker):
+    verdict = checker.check_message("我是市公安局民警，你涉嫌洗钱已被立案，请联系办案民警配合调查，把钱转到安全账户")
+    assert verdict.risk == "high" and verdict.context == "ad"

@@ -145,9 +145,9 @@ def shots(tmp_path_factory, pytestconfig) -> Path:
     folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     yield folder
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\n{len(list(folder.glob('*.png')))} phone screenshots (375×667) in {folder}")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{len(list(folder.glob('*.png')))} phone screenshots (375×667) in {folder}")
 
 
 class Phone:
