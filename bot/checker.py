@@ -186,19 +186,17 @@ class MessageChecker:
         score = sum(h.weight for h in hits) + (learned.points if learned else 0)
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
-        if score and _any(rules.news_cues, norm):
+        if _any(rules.news_cues, norm):
             context = "news"
-        elif score and _any(rules.rules_cues, norm):
+        elif _any(rules.rules_cues, norm):
             context = "rules"
-        elif score and has_contact:
-            score += CONTACT_BONUS
-        elif score:
-            if _any(rules.warning_cues, norm):
-                context = "warning"
-            elif _any(rules.question_cues, norm) and (
-                _any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)
-            ):
-                context = "question"
+        elif has_contact:
+            # Ads dressed as warnings or questions ask to be contacted; real ones do not.
+            score += CONTACT_BONUS if score else 0
+        elif _any(rules.warning_cues, norm):
+            context = "warning"
+        elif _any(rules.question_cues, norm) and (_any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)):
+            context = "question"
         if context != "ad":
             risk: Risk = "low"
         elif score >= HIGH_FROM:
