@@ -124,6 +124,7 @@ UI_KEYS = (
     "wechat_menu_hint",
     "banned_start",
     "banned_ask_platform",
+    "banned_cancel_hint",
     "banned_ask_notice",
     "banned_notice_fraud",
     "banned_notice_gambling",

@@ -206,6 +206,8 @@ def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
         return render_verdict_text(kb, reply.verdict, reply.lang)
     if isinstance(reply, ChecklistQuestion):
         question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", reply.lang)
+        if reply.step == "platform":
+            question += kb.text("banned_cancel_hint", reply.lang)
         return "\n".join([question] + [f"  {i}. {label}" for i, (_, label) in enumerate(reply.options, 1)])
     if isinstance(reply, Checklist):
         return render_checklist_text(kb, reply)

@@ -119,3 +119,10 @@ def test_a_bare_number_answers_in_the_language_of_the_question_it_answers(talk):
     assert [t.id for t in menu.topics] == ["ban-appeal", "sell-sim-card"]
     picked = talk.receive("u11", "2")
     assert isinstance(picked, Card) and picked.topic.id == "sell-sim-card" and picked.lang == "zh-Hant"
+
+
+def test_a_pasted_ban_notice_is_a_question_about_the_account_but_a_phishing_notice_is_checked(talk):
+    notice = talk.receive("u12", "你的账号因涉嫌参与赌博违规，已被限制登录")
+    assert not isinstance(notice, Checked)
+    phishing = talk.receive("u12", "您的微信账号存在异常已被限制，请点击链接 http://wx-safe.xyz 验证身份")
+    assert isinstance(phishing, Checked) and phishing.verdict.risk == "high"

@@ -94,7 +94,8 @@ def reason_keyboard(context: ContextTypes.DEFAULT_TYPE, lang: str) -> InlineKeyb
 
 async def start_flow(message: Message, context: ContextTypes.DEFAULT_TYPE, user_id: int, lang: str) -> None:
     save_state(context, user_id, {"step": "platform"})
-    await message.reply_text(ui(context, "banned_ask_platform", lang), reply_markup=platform_keyboard(context, lang), do_quote=False)
+    question = ui(context, "banned_ask_platform", lang) + ui(context, "banned_cancel_hint", lang)
+    await message.reply_text(question, reply_markup=platform_keyboard(context, lang), do_quote=False)
 
 
 async def cmd_banned(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

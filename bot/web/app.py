@@ -140,8 +140,10 @@ class Site:
 
     async def ask_page(self, request: Request) -> Response:
         """POST /: a question or a pasted message, answered on the page."""
+        # The page's script asks for the reply alone; without script, the whole page comes back.
+        template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
         if self.limited(request):
-            return self.page(request, "home.html", status=429, reply=Notice("web_too_many", self.lang(request)), text="")
+            return self.page(request, template, status=429, reply=Notice("web_too_many", self.lang(request)), text="")
         try:
             form = await read_form(request)
         except TooLarge:
@@ -153,8 +155,6 @@ class Site:
             reply: Reply = self.conversation.question(visitor, text, lang)
         else:
             reply = self.conversation.receive(visitor, text, fallback_lang=lang)
-        # The page's script asks for the reply alone; without script, the whole page comes back.
-        template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
         return self.page(request, template, lang=reply_lang(reply, lang), new_visitor=new, reply=reply,
                          text=text if isinstance(reply, Checked) else "")
 

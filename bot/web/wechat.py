@@ -274,6 +274,8 @@ class WeChatChannel:
                                         lang)
         elif isinstance(reply, ChecklistQuestion):
             question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", lang)
+            if reply.step == "platform":
+                question += kb.text("banned_cancel_hint", lang)  # "/cancel" is one of the cancel words here too
             text = render_numbered_text(kb, question, [label for _, label in reply.options], lang)
         elif isinstance(reply, Checked):
             link = self.link(reply.verdict.topics[0]) if reply.verdict.topics else None

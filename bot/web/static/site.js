@@ -27,7 +27,8 @@
       headers: {"X-Partial": "1"},
       credentials: "same-origin"
     }).then(function (response) {
-      if (!response.ok) { form.submit(); return; }  // a refusal (too many requests) is shown as a page
+      // A reply, or a refusal (too many requests) as a reply; anything else: the plain form.
+      if (!response.ok && response.status !== 429) { form.submit(); return; }
       return response.text().then(function (html) {
         reply.innerHTML = html;
         form.q.blur();  // a phone's keyboard goes down, so the reply has the screen
