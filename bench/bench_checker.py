@@ -100,16 +100,16 @@ def sweep(kb, normaliser: TextNormaliser, folds: int) -> None:
             verdict = fold.check_message(m.text)
             records.append((m.topic is not None, fold, m.text, verdict.learned.probability))
     results = []
-    for high, medium in itertools.product([0.7, 0.75, 0.8, 0.85, 0.9, 0.95], [0.4, 0.5, 0.6, 0.7, 0.8]):
-        if medium > high:
-            continue
+    grid = itertools.product([0.85], [0.4, 0.5, 0.6], [0.1, 0.2, 0.3], [2, 3], [0.8, 0.9, 0.95, 1.01])
+    for high, medium, harmless, points, overrule in grid:
         tally = Tally()
         for risky, fold, text, _ in records:
-            fold.settings = CheckSettings(fold.settings.classifier_c, high, medium)
+            fold.settings = CheckSettings(fold.settings.classifier_c, high, medium, harmless, points, overrule)
             tally.add(risky, fold.check_message(text).risk != "low")
-        results.append((tally.caught / tally.risky - tally.flagged / tally.benign, high, medium, str(tally)))
-    for score, high, medium, text in sorted(results, reverse=True)[:8]:
-        print(f"  high_probability={high} medium_probability={medium}: {text}")
+        results.append((tally.caught / tally.risky - 2 * tally.flagged / tally.benign,
+                        (high, medium, harmless, points, overrule), str(tally)))
+    for score, values, text in sorted(results, reverse=True)[:10]:
+        print("  high, medium, harmless probability, harmless points, overrule context from =", values, text)
 
 
 def main() -> None:

@@ -53,6 +53,13 @@ class CheckSettings:
     classifier_c: float = 10.0
     high_probability: float = 0.85  # the message is risky with at least this probability: 3 points (high alone)
     medium_probability: float = 0.5  # at least this: 2 points (medium alone)
+    # At most this: the classifier is sure the message is harmless, and takes points
+    # off what the red flags add (a flag's word quoted in an innocent sentence).
+    harmless_probability: float = 0.2
+    harmless_points: int = 3
+    # At least this: the classifier is sure the message is risky, and a warning's or a
+    # question's words in it ("注意保密", "能交个朋友吗？") do not make it harmless.
+    overrule_context_from: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class Learned:
 
     probability: float  # that the message is risky
     topic: str  # the topic it reads most like (the most likely risky class)
-    points: int  # what the probability adds to the red flags' score
+    points: int  # what the probability adds to (or takes from) the red flags' score
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,8 @@ class Verdict:
     @property
     def learned_only(self) -> bool:
         """Risky because of the classifier: the red flags alone would have said low."""
-        return self.risk != "low" and self.learned is not None and self.score - self.learned.points < MEDIUM_FROM
+        return self.risk != "low" and self.learned is not None and self.learned.points > 0 and \
+            self.score - self.learned.points < MEDIUM_FROM
 
     def as_json(self, lang: str = "zh") -> dict:
         return {
@@ -163,7 +171,14 @@ class MessageChecker:
         probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text))
         risky = 1.0 - float(probabilities[self._none_column])
         best = max((p, c) for c, p in zip(self.model.classes, probabilities.tolist()) if c != NONE_CLASS)[1]
-        points = 3 if risky >= s.high_probability else 2 if risky >= s.medium_probability else 0
+        if risky >= s.high_probability:
+            points = 3
+        elif risky >= s.medium_probability:
+            points = 2
+        elif risky <= s.harmless_probability:
+            points = -s.harmless_points
+        else:
+            points = 0
         return Learned(risky, best, points)
 
     def check_message(self, text: str) -> Verdict:
@@ -182,8 +197,9 @@ class MessageChecker:
                     hits.append(FlagHit(flag.id, flag.label, trigger, flag.topic, flag.weight))
                     break
         rules = self.rules
+        s = self.settings
         learned = self.classify(norm)
-        score = sum(h.weight for h in hits) + (learned.points if learned else 0)
+        score = max(0, sum(h.weight for h in hits) + (learned.points if learned else 0))
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
         if _any(rules.news_cues, norm):
@@ -197,6 +213,8 @@ class MessageChecker:
             context = "warning"
         elif _any(rules.question_cues, norm) and (_any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)):
             context = "question"
+        if context in ("warning", "question") and learned is not None and learned.probability >= s.overrule_context_from:
+            context = "ad"
         if context != "ad":
             risk: Risk = "low"
         elif score >= HIGH_FROM:
@@ -207,7 +225,7 @@ class MessageChecker:
             risk = "low"
         ordered = sorted(hits, key=lambda h: -h.weight)
         topics = list(dict.fromkeys(h.topic for h in ordered))
-        if learned and learned.points and learned.topic not in topics:
+        if learned and learned.points > 0 and learned.topic not in topics:
             # The flags come first: they say why. The classifier's topic follows, or stands alone.
             topics.append(learned.topic)
         return Verdict(risk, tuple(ordered), tuple(topics), context, score, learned, self.next_step(risk, topics))
