@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import sys
 from typing import TextIO
@@ -54,9 +55,18 @@ def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> Non
         shown = f"[{host}]" if ":" in host else host
         out.write(f"The bot's web page: http://{shown}:{port}/   (Ctrl-C stops it)\n")
         out.flush()
-        uvicorn.run(app, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=config["web.forwarded_allow_ips"], server_header=False,
-                    log_level="warning", access_log=False)
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=config["web.forwarded_allow_ips"],
+            server_header=False, log_level="warning", access_log=False))
+        # uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again
+        # for the handler that was there before it: here, one that lets the command
+        # end normally (exit status 0) once the store is closed.
+        previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
         store.close()
 
