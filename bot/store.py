@@ -57,6 +57,10 @@ KV_CACHE_TTL = 600.0
 FLOW_PREFIX = "flow:"
 FLOW_RETENTION = 24 * 3600.0
 PRUNE_INTERVAL = 3600.0
+# Seconds the writer waits after the first queued write, so that one transaction
+# carries all the writes of a burst (a commit per answer cost a quarter of the
+# bot's CPU under load).
+BATCH_DELAY = 0.2
 # Pending writes past this are refused (and logged) rather than held in memory
 # while the database is locked for a long time.
 MAX_PENDING_WRITES = 10_000
@@ -82,6 +86,7 @@ class Store:
         # Written but not yet committed: reads see these first.
         self._pending_kv: dict[str, tuple[int, str | None]] = {}
         self._queue: list[tuple[int, str, tuple]] = []
+        self._views: dict[str, int] = {}  # topic views not yet written, added up
         self._queued = 0  # sequence number of the last queued write
         self._committed = 0
         self._closing = False
@@ -130,10 +135,12 @@ class Store:
         self._enqueue("INSERT INTO unanswered (question, lang, at) VALUES (?, ?, ?)", (masked, lang, time.time()))
 
     def record_view(self, topic: str) -> None:
-        self._enqueue(
-            "INSERT INTO topic_views (topic, views) VALUES (?, 1) ON CONFLICT(topic) DO UPDATE SET views = views + 1",
-            (topic,),
-        )
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("store is closed")
+            self._queued += 1
+            self._views[topic] = self._views.get(topic, 0) + 1
+            self._cond.notify_all()
 
     def put(self, key: str, value: str | None) -> None:
         if value is None:
@@ -168,22 +175,31 @@ class Store:
         try:
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: self._queue or self._closing, timeout=max(0.0, next_prune - time.monotonic()))
+                    pending = lambda: self._queue or self._views  # noqa: E731
+                    self._cond.wait_for(lambda: pending() or self._closing, timeout=max(0.0, next_prune - time.monotonic()))
+                    if pending() and not self._closing:
+                        # Gather what the next moments bring: one transaction instead of one per answer.
+                        self._cond.wait_for(lambda: self._closing, timeout=BATCH_DELAY)
                     batch, self._queue = self._queue, []
+                    views, self._views = self._views, {}
+                    last = self._queued
                     closing = self._closing
-                if batch:
-                    self._commit(db, batch)
+                if batch or views:
+                    batch += [(last, "INSERT INTO topic_views (topic, views) VALUES (?, ?) "
+                                     "ON CONFLICT(topic) DO UPDATE SET views = views + excluded.views", (topic, n))
+                              for topic, n in views.items()]
+                    self._commit(db, batch, last)
                 if time.monotonic() >= next_prune:
                     self._prune(db, time.time())
                     next_prune = time.monotonic() + PRUNE_INTERVAL
                 if closing and not batch:
                     with self._cond:
-                        if not self._queue:
+                        if not self._queue and not self._views:
                             return
         finally:
             db.close()
 
-    def _commit(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]]) -> None:
+    def _commit(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]], last: int) -> None:
         try:
             db.execute("BEGIN IMMEDIATE")
             for _, sql, params in batch:
@@ -193,7 +209,6 @@ class Store:
             log.exception("could not write %d change(s) to the database", len(batch))
             if db.in_transaction:
                 db.execute("ROLLBACK")
-        last = batch[-1][0]
         with self._cond:
             for key, (seq, _) in list(self._pending_kv.items()):
                 if seq <= last:

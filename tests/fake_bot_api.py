@@ -16,8 +16,8 @@ request encoding, retries, error mapping) runs for real; only Telegram is fake::
 
 Test-facing API of :class:`FakeBotAPI`: update builders (``push_update``,
 ``private_message``, ``group_message``, ``edited_message``, ``photo_message``,
-``anonymous_admin_message``, ``callback_query``, ``inline_query``,
-``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
+``anonymous_admin_message``, ``bot_rights_changed``, ``callback_query``,
+``inline_query``, ``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
 ``faults``, ``wait_for``, ``await_calls``, ``summary``), configuration
 (``set_member_status``, ``bot_can_delete_messages``, ``add_file``) and fault
 injection (``inject``).
@@ -1322,6 +1322,17 @@ class FakeBotAPI:
             message = self._incoming(chat, sender, text=text)
             message["sender_chat"] = chat
             return self.push_update({"message": message})
+
+    def bot_rights_changed(self, chat_id: int, status: str, *, by: int = 1, **rights: Any) -> JSONDict:
+        """An admin changed the bot's membership in a group: set it and queue ``my_chat_member``."""
+        with self._cond:
+            old = self._member(chat_id, self.bot_id)
+            self._members[(chat_id, self.bot_id)] = (status, dict(rights))
+            update = {"my_chat_member": {
+                "chat": self._group_chat(chat_id), "from": self._user(by), "date": int(time.time()),
+                "old_chat_member": old, "new_chat_member": self._member(chat_id, self.bot_id),
+            }}
+            return self.push_update(update)
 
     def sticker_message(
         self, user_id: int, *, chat_id: int | None = None, emoji: str = "👍"

@@ -146,6 +146,19 @@ def test_the_guard_asks_for_its_own_rights_once(bot_runner):
     assert len(own) == 1
 
 
+def test_the_guard_follows_the_rights_telegram_reports(bot_runner):
+    fake, runner = bot_runner
+    runner.store.put("guard:-100723", "delete")
+    fake.group_message(-100723, 7020, ADS[0])
+    fake.wait_for("deleteMessage", timeout=10)
+    fake.bot_rights_changed(-100723, "administrator", can_delete_messages=False)
+    fake.group_message(-100723, 7021, ADS[1])
+    settle(fake)
+    # No second delete, not even one Telegram refuses: the bot knows it lost the right.
+    assert len(fake.calls_for("deleteMessage")) == 1 and not fake.rejections
+    assert len([c for c in fake.calls_for("getChatMember") if int(c["user_id"]) == fake.bot_id]) == 1
+
+
 def test_a_locked_database_does_not_hold_up_answers(bot_runner):
     fake, runner = bot_runner
     holder = sqlite3.connect(runner.store.path, isolation_level=None, check_same_thread=False)

@@ -10,12 +10,15 @@ import sys
 from .conftest import ROOT
 
 
-def start_bot(fake_api, cwd) -> subprocess.Popen:
-    """`python -m bot run` in `cwd` (where its config.yaml is), pointed at the fake Bot API."""
+def start_bot(fake_api, cwd, stderr=subprocess.PIPE) -> subprocess.Popen:
+    """`python -m bot run` in `cwd` (where its config.yaml is), pointed at the fake Bot API.
+
+    A long log (DEBUG) must go to a file: a full pipe nobody reads blocks the bot.
+    """
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake_api.token, "TELEGRAM_BASE_URL": f"{fake_api.url}/bot",
            "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
 
 
 def test_bot_process_answers_and_stops_cleanly_on_sigterm(fake_api, tmp_path):

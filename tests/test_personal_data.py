@@ -54,25 +54,28 @@ def test_ordinary_numbers_and_words_are_left_alone(text):
 def test_personal_data_reaches_neither_the_database_nor_a_debug_log(fake_api, tmp_path):
     (tmp_path / "config.yaml").write_text("storage:\n  path: state/bot.sqlite3\nlogging:\n  level: DEBUG\n",
                                           encoding="utf-8")
-    everything = "，".join(SECRETS)
-    proc = start_bot(fake_api, tmp_path)
+    log_path = tmp_path / "bot.log"
+    with log_path.open("wb") as log_file:
+        proc = start_bot(fake_api, tmp_path, stderr=log_file)
     try:
         fake_api.wait_for("getUpdates", timeout=30)
-        fake_api.private_message(40_001, f"怎么买火车票 {everything}")  # unanswered: stored
-        fake_api.private_message(40_002, f"微信被封了怎么申诉 我的手机 138.1234.5678 邮箱 lily.wang88@qq.com")
+        for i, secret in enumerate(SECRETS):  # unanswered questions: stored
+            fake_api.private_message(40_100 + i, f"怎么买火车票 {secret}")
+            fake_api.group_message(-100400 - i % 2, 40_200 + i, f"/ask 火车票怎么改签 {secret}")
+        fake_api.private_message(40_002, "微信被封了怎么申诉 我的手机 138.1234.5678 邮箱 lily.wang88@qq.com")
         fake_api.private_message(40_003, "高价收购手机卡，一张200元，日结，加V: lily_88 电话 139 1234 5678")
         fake_api.inline_query(40_004, "收手机卡 lily.wang88@qq.com")
-        fake_api.group_message(-100400, 40_005, f"/ask 怎么买火车票 {everything}")
-        fake_api.wait_for("sendMessage", count=4, timeout=20)
+        fake_api.wait_for("sendMessage", count=2 * len(SECRETS) + 2, timeout=30)
         fake_api.wait_for("answerInlineQuery", timeout=20)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    log = err.decode()
+        proc.communicate(timeout=30)
+    log = log_path.read_text(encoding="utf-8")
+    assert proc.returncode == 0, log[-2000:]
     database = b"".join(p.read_bytes() for p in (tmp_path / "state").glob("bot.sqlite3*"))
     assert "怎么买火车票" in log and "[手机号]" in log, "the DEBUG log did not show the updates: the test proves nothing"
-    assert "怎么买火车票".encode() in database and "[邮箱]".encode() in database
+    for masked in set(SECRETS.values()):
+        assert f"怎么买火车票 {masked}".encode() in database and f"火车票怎么改签 {masked}".encode() in database
     for raw in RAW:
         assert raw not in log, f"{raw!r} in the log"
         assert raw.encode() not in database, f"{raw!r} in the database"

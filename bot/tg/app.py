@@ -34,7 +34,7 @@ from . import banned, buttons, checks, groups, guard, inline, private
 from .common import RateLimiter, Services, services, ui, user_lang
 from .delivery import run_until_signalled, sender_key
 from .errors import on_error
-from .outgoing import TelegramLimiter
+from .outgoing import JsonBodyRequest, TelegramLimiter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,18 @@ INLINE_COST = 0.25
 # loopback): more concurrency only made httpcore's pool bookkeeping costlier.
 CONCURRENT_UPDATES = 8
 CONNECTION_POOL_SIZE = 8
+
+
+class BotApplication(Application):
+    """PTB's Application, minus a record of every chat and user ever seen.
+
+    Without persistence PTB still adds each update's chat and user id to two sets
+    that only a persistence flush empties: memory that grows with every new user.
+    """
+
+    def _mark_for_persistence_update(self, *, update: object | None = None, job: object | None = None) -> None:
+        if self.persistence is not None:
+            super()._mark_for_persistence_update(update=update, job=job)
 
 
 def update_cost(update: Update, bot_id: int, username: str) -> float:
@@ -168,18 +180,19 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
                       request_timeout: float | None = None) -> Application:
     """The Application with every handler; services are built here unless given (tests share them)."""
     token = require_token(config)
+    timeouts = {} if request_timeout is None else {"read_timeout": request_timeout, "write_timeout": request_timeout}
     builder = (
         ApplicationBuilder()
+        .application_class(BotApplication)
         .token(token)
         .updater(None)  # updates come through delivery.py, confirmed only once handled
         .rate_limiter(TelegramLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .concurrent_updates(CONCURRENT_UPDATES)
-        .connection_pool_size(CONNECTION_POOL_SIZE)
+        .request(JsonBodyRequest(connection_pool_size=CONNECTION_POOL_SIZE, **timeouts))
+        .get_updates_request(JsonBodyRequest(connection_pool_size=1, **timeouts))
     )
-    if request_timeout is not None:
-        builder = builder.read_timeout(request_timeout).write_timeout(request_timeout)
     base_url = config["telegram.base_url"]
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))

@@ -30,10 +30,11 @@ from telegram.ext import Application
 
 log = logging.getLogger(__name__)
 
-# Telegram returns at most 100 updates from the lowest unconfirmed one, so the
-# bot never holds more than that; fetching resumes once half of them are done.
-MAX_UNFINISHED = 100
-RESUME_BELOW = 50
+# Each getUpdates returns what is not confirmed yet, from the lowest unfinished
+# update on: those still being handled come back every time. So the bot fetches
+# WINDOW at a time, and fetches again only once it holds at most an eighth of
+# that: at most one update in seven it parses is one it already has.
+WINDOW = 64
 POLL_TIMEOUT = 10.0  # seconds a getUpdates long poll waits when the bot is idle
 BUSY_POLL_INTERVAL = 0.25  # seconds between fetches while earlier updates are still being handled
 SHUTDOWN_GRACE = 30.0  # seconds a stop waits for updates being handled
@@ -153,14 +154,14 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():
-            if dispatcher.unfinished >= MAX_UNFINISHED:
-                while dispatcher.unfinished >= RESUME_BELOW and not stop.is_set():
-                    await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
+            lowest = dispatcher.lowest_unfinished()
+            held = 0 if lowest is None or highest is None else highest - lowest + 1
+            if held > WINDOW // 8:
+                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
                 continue
-            busy = dispatcher.unfinished > 0
             fetch = asyncio.ensure_future(bot.get_updates(
-                offset=confirm_offset(dispatcher, highest), timeout=0 if busy else poll_timeout,
-                allowed_updates=list(ALLOWED_UPDATES),
+                offset=confirm_offset(dispatcher, highest), limit=WINDOW,
+                timeout=0 if lowest is not None else poll_timeout, allowed_updates=list(ALLOWED_UPDATES),
             ))
             await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not fetch.done():

@@ -8,6 +8,7 @@ Telegram reports a change).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -58,12 +59,24 @@ async def _is_admin(context: ContextTypes.DEFAULT_TYPE, message: Message) -> boo
     return member.status in ADMIN_STATUSES
 
 
+async def _looked_up_once(context: ContextTypes.DEFAULT_TYPE, key: tuple, ttl: float, look_up):
+    """A remembered answer, or one lookup shared by every handler that asks at the same time."""
+    answer = _remembered(context, key, ttl)
+    if answer is None:
+        answer = asyncio.ensure_future(look_up())
+        _remember(context, key, answer)
+    try:
+        return await asyncio.shield(answer)
+    except Exception:
+        services(context).chat_state.pop(key)  # ask again next time
+        raise
+
+
 async def admin_ids(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> frozenset[int]:
-    ids = _remembered(context, ("admins", chat_id), ADMINS_TTL)
-    if ids is None:
-        ids = frozenset(m.user.id for m in await context.bot.get_chat_administrators(chat_id))
-        _remember(context, ("admins", chat_id), ids)
-    return ids
+    async def look_up() -> frozenset[int]:
+        return frozenset(m.user.id for m in await context.bot.get_chat_administrators(chat_id))
+
+    return await _looked_up_once(context, ("admins", chat_id), ADMINS_TTL, look_up)
 
 
 async def sent_by_admin(context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
@@ -79,17 +92,18 @@ def _rights_of(member: ChatMember) -> bool:
 
 
 async def bot_can_delete(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
-    can = _remembered(context, ("rights", chat_id), RIGHTS_TTL)
-    if can is None:
-        can = _rights_of(await context.bot.get_chat_member(chat_id, context.bot.id))
-        _remember(context, ("rights", chat_id), can)
-    return can
+    async def look_up() -> bool:
+        return _rights_of(await context.bot.get_chat_member(chat_id, context.bot.id))
+
+    return await _looked_up_once(context, ("rights", chat_id), RIGHTS_TTL, look_up)
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The bot's rights in a chat changed: remember the new ones."""
     change = update.my_chat_member
-    _remember(context, ("rights", change.chat.id), _rights_of(change.new_chat_member))
+    answer = asyncio.get_running_loop().create_future()
+    answer.set_result(_rights_of(change.new_chat_member))
+    _remember(context, ("rights", change.chat.id), answer)
 
 
 async def cmd_guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -16,8 +16,9 @@ import logging
 from typing import Any, Callable, Coroutine
 
 import httpx
-from telegram.error import NetworkError, RetryAfter
+from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +66,43 @@ class TelegramLimiter(AIORateLimiter):
                 log.warning("%s: %s; trying again in %.1f s", endpoint, exc, delay)
                 await self._sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+class JsonBodyRequest(HTTPXRequest):
+    """PTB's HTTPXRequest, with the parameters sent as a JSON body instead of a form.
+
+    Telegram takes both. Percent-encoding a card (3 KB of mostly Chinese) for a
+    form cost a fifth of a millisecond of CPU per answer; JSON costs a hundredth.
+    Uploads still go as multipart through PTB's own code.
+    """
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if request_data is None or request_data.contains_files:
+            return await super().do_request(url, method, request_data, read_timeout, write_timeout,
+                                            connect_timeout, pool_timeout)
+        default = self._client.timeout
+
+        def chosen(value: Any, fallback: float | None) -> float | None:
+            return fallback if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
+
+        timeout = httpx.Timeout(connect=chosen(connect_timeout, default.connect), read=chosen(read_timeout, default.read),
+                                write=chosen(write_timeout, default.write), pool=chosen(pool_timeout, default.pool))
+        headers = {"User-Agent": self.USER_AGENT, "Content-Type": "application/json"}
+        # The same mapping of httpx's errors as HTTPXRequest.do_request, on which never_sent() relies.
+        try:
+            response = await self._client.request(method=method, url=url, headers=headers, timeout=timeout,
+                                                  content=request_data.json_payload)
+        except httpx.TimeoutException as err:
+            raise TimedOut from err
+        except httpx.HTTPError as err:
+            raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
+        return response.status_code, response.content

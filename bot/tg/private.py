@@ -13,8 +13,10 @@ from .common import (
     CB_LANG,
     callback,
     effective_text,
+    keyboard,
     match_text,
     send_card,
+    send_html,
     services,
     themes_keyboard,
     topic_rows,
@@ -41,7 +43,7 @@ async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, 
     else:
         svc.store.record_unanswered(text, match.lang)
         body = f"{html.escape(ui(context, 'no_answer', lang))}\n\n{html.escape(ui(context, 'general_channels', lang))}"
-        await message.reply_html(body, reply_markup=themes_keyboard(svc.kb, lang), do_quote=False)
+        await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(svc.kb, lang)))
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
