@@ -225,24 +225,30 @@ class Conversation:
             return Checked(verdict, text, lang, offer_question=True)
         return self.question(user, text, lang)
 
-    def question(self, user: str, text: str, lang: str | None = None, previous_topic: str | None = None) -> Reply:
+    def question(self, user: str, text: str, lang: str | None = None, previous_topic: str | None = None,
+                 private: bool = True) -> Reply:
         """Text read as a question: a card, choices, or an honest no-answer.
 
         A follow-up ("and the money in it?") is read with the person's last
         card in mind, or with `previous_topic` (a group reply to a card).
+        `private=False` (a group): the person's private state is neither read nor changed.
         """
         lang = lang or self.language(user, text)
         if not text.strip():
             return Notice("empty_question", lang)
-        match = self.matcher.match_followup(text, previous_topic or self._last_card(user))
-        return self.reply_to_match(user, text, match, lang)
+        previous = previous_topic or (self._last_card(user) if private else None)
+        match = self.matcher.match_followup(text, previous)
+        return self.reply_to_match(user, text, match, lang, private)
 
-    def reply_to_match(self, user: str, text: str, match: Match, lang: str) -> Reply:
+    def reply_to_match(self, user: str, text: str, match: Match, lang: str, private: bool = True) -> Reply:
         kb = self.kb
-        if match.decision != "suggest" and self._offered(user):
+        if private and match.decision != "suggest" and self._offered(user):
             self.store.put(f"flow:offered:{user}", None)  # a new question: old numbers mean nothing now
         if match.decision == "answer" and match.topic:
-            return self.open(user, match.topic, lang)
+            return self.open(user, match.topic, lang, remember=private)
+        if match.decision == "suggest" and match.topic and not private:
+            ids = [match.topic] + [a.topic for a in match.alternatives]
+            return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang)
         if match.decision == "suggest" and match.topic:
             return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang)
         self.store.record_unanswered(text, match.lang)
@@ -254,22 +260,27 @@ class Conversation:
         self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "at": self.clock()}))
         return Choices(tuple(self.kb.topics[t] for t in ids), lang)
 
-    def open(self, user: str, topic_id: str, lang: str | None = None) -> Card | Notice:
+    def open(self, user: str, topic_id: str, lang: str | None = None, remember: bool = True) -> Card | Notice:
         """A topic's card (a deep link, a button, a topic page); remembered as the last card."""
         lang = lang or self.language(user)
         topic = self.kb.topics.get(topic_id)
         if topic is None:
             return Notice("button_expired", lang)
         self.store.record_view(topic.id)
-        self.store.put(f"flow:last:{user}", json.dumps({"topic": topic.id, "at": self.clock()}))
+        if remember:
+            self.store.put(f"flow:last:{user}", json.dumps({"topic": topic.id, "at": self.clock()}))
         return Card(topic, lang)
 
-    def check(self, user: str, text: str, lang: str | None = None) -> Checked | Notice:
-        """A message the person asks about on purpose (/check, a forward, the page's check box)."""
+    def check(self, user: str, text: str, lang: str | None = None, offer_question: bool = False) -> Checked | Notice:
+        """A message the person asks about on purpose (/check, a forward, the page's check box).
+
+        `offer_question`: the person sent it without saying why (a forward), so
+        they may have meant it as a question.
+        """
         lang = lang or self.language(user, text)
         if not text.strip():
             return Notice("check_usage", lang)
-        return Checked(self.checker.check_message(text), text, lang, offer_question=False)
+        return Checked(self.checker.check_message(text), text, lang, offer_question)
 
     def vote(self, user: str, topic_id: str, up: bool) -> bool:
         """Feedback on a card: one vote per person and card (a second press replaces the first)."""

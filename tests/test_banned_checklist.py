@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.tg.banned import PATH_PLATFORM, PLATFORMS, REASONS
+from bot.conversation import PATH_PLATFORM, PLATFORMS, REASONS
 
 from .fake_bot_api import parse_html
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.knowledge import UI_KEYS
-from bot.tg.banned import REASONS
+from bot.conversation import REASONS
 
 from .conftest import ROOT
 

@@ -43,7 +43,8 @@ def test_vague_question_offers_did_you_mean_buttons(bot_runner):
     fake, runner = bot_runner
     matcher = runner.application.bot_data["services"].matcher
     # Short, vague questions; at least one of them must leave the matcher unsure.
-    question = next(q for q in ["封号", "被封了", "账号出问题了", "微信被限制", "QQ冻结"] if matcher.match_question(q).decision == "suggest")
+    question = next(q for q in ["封号", "被封了", "账号出问题了", "微信被限制", "QQ冻结", "解封", "解封号"]
+                    if matcher.match_question(q).decision == "suggest")
     match = matcher.match_question(question)
     fake.private_message(1003, question)
     [call] = fake.wait_for("sendMessage")

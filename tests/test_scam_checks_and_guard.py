@@ -185,7 +185,7 @@ def test_guard_status_and_off(bot_runner):
 
 
 def test_banned_flow_times_out(bot_runner):
-    from bot.tg.banned import FLOW_TIMEOUT
+    from bot.conversation import FLOW_TIMEOUT
 
     fake, runner = bot_runner
     fake.private_message(7013, "/banned")

@@ -30,7 +30,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PHONE = {"width": 375, "height": 667}
 FIRST_LOAD_BUDGET = 50 * 1024  # bytes of HTML + CSS + JS of / (issue 11: under 50 KB)
 AD = "【兼职】在家就能做，帮忙辅助解封微信，一单30元，日结，有意私聊"
-VAGUE = "钱"  # answered with "did you mean" choices
+# Vague questions; the test uses the first the matcher answers with "did you mean" choices.
+VAGUE = ["解封", "钱", "解封号", "封号", "账号出问题了"]
 GAMBLING_NOTICE = "你的账号因涉嫌参与赌博违规，已被限制登录"
 
 if not CHROMIUM.exists():
@@ -324,10 +325,10 @@ def test_a_pasted_ad_gets_a_verdict_with_its_next_step(phone, kb):
     p.shot("05-verdict-high-full", full_page=True)
 
 
-def test_did_you_mean_choices_lead_to_the_chosen_card(phone, kb):
+def test_did_you_mean_choices_lead_to_the_chosen_card(phone, kb, matcher):
     p = phone()
     p.goto("/")
-    ask(p, VAGUE)
+    ask(p, next(q for q in VAGUE if matcher.match_question(q).decision == "suggest"))
     choices = p.page.locator("#reply .choices")
     choices.wait_for()
     assert choices.locator("h2").inner_text().strip() == kb.text("did_you_mean", "zh")
@@ -419,7 +420,7 @@ def test_languages_switch_the_page_and_the_card(phone, kb):
 
 
 @pytest.mark.parametrize("code, label", [("zh-Hant", "繁體中文"), ("en", "English")])
-def test_verdict_choices_and_checklist_in_the_chosen_script(phone, kb, code, label):
+def test_verdict_choices_and_checklist_in_the_chosen_script(phone, kb, matcher, code, label):
     p = phone()
     p.goto("/")
     p.page.locator(".langs a", has_text=label).click()
@@ -429,7 +430,7 @@ def test_verdict_choices_and_checklist_in_the_chosen_script(phone, kb, code, lab
     assert p.text_of("#reply .verdict h2") == kb.text("check_high", code)
     assert p.text_of("#reply .verdict .next h3") == kb.text("check_next", code)
     p.shot(f"24-verdict-{code}")
-    ask(p, VAGUE)
+    ask(p, next(q for q in VAGUE if matcher.match_question(q).decision == "suggest"))
     p.page.locator("#reply .choices").wait_for()
     first = p.page.locator("#reply .choices a").first
     assert first.inner_text().strip() == kb.topics[first.get_attribute("href").rsplit("/", 1)[-1]].title.get(code)

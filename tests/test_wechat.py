@@ -211,7 +211,7 @@ def test_a_pasted_ad_gets_a_verdict_with_its_red_flags_and_next_step(wechat, kb)
 
 
 # Questions the matcher is unsure about: it offers "did you mean" choices.
-UNSURE = ("扣扣被冻结了 咋解风", "解封要找好友辅助验证，可我好友都不在身边咋整", "发现一个QQ群专门卖违禁品")
+UNSURE = ("扣扣被冻结了 咋解风", "解封要找好友辅助验证，可我好友都不在身边咋整", "发现一个QQ群专门卖违禁品", "解封", "钱", "解封号")
 
 
 def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb):

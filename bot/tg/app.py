@@ -124,7 +124,8 @@ async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def cmd_private_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask <question> in a private chat is the same as sending the question."""
     text = valid_text(" ".join(context.args or []))
-    await private.answer_question(update.effective_message, context, text, user_lang(context, update.effective_user, text))
+    user = update.effective_user
+    await private.answer_question(update.effective_message, context, user, text, user_lang(context, user, text))
 
 
 async def cmd_private_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,7 +15,8 @@ from .common import (
     CB_THEME,
     CB_TOPIC,
     CB_VOTE,
-    send_card,
+    person,
+    send_reply,
     services,
     themes_keyboard,
     topics_keyboard,
@@ -33,7 +34,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = query.message
     if prefix == CB_TOPIC and arg in svc.kb.topics and message is not None:
         await query.answer()
-        await send_card(message, context, svc.kb.topics[arg], lang)
+        await send_reply(message, context, svc.conversation.open(person(update.effective_user), arg, lang))
     elif prefix == CB_THEME and message is not None and any(t.id == arg for t in svc.kb.themes):
         await query.answer()
         # A new message rather than an edit: the menu may sit under a no-answer worth keeping.
@@ -47,21 +48,19 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(ui(context, "topic_list", lang), reply_markup=themes_keyboard(svc.kb, lang), do_quote=False)
     elif prefix == CB_VOTE:
         topic_id, _, vote = arg.rpartition(":")
-        if topic_id in svc.kb.topics and vote in ("0", "1"):
-            svc.store.record_vote(topic_id, 1 if vote == "1" else -1, update.effective_user.id)
+        if vote in ("0", "1"):
+            svc.conversation.vote(person(update.effective_user), topic_id, up=vote == "1")
         await query.answer(ui(context, "vote_thanks", lang))
     elif prefix == CB_LANG and (arg in languages.LANGUAGES or arg == "auto"):
-        svc.store.put(f"lang:{update.effective_user.id}", None if arg == "auto" else arg)
-        new_lang = user_lang(context, update.effective_user)
-        await query.answer(ui(context, "lang_set", new_lang))
+        svc.conversation.set_language(person(update.effective_user), None if arg == "auto" else arg)
+        await query.answer(ui(context, "lang_set", user_lang(context, update.effective_user)))
     elif prefix == CB_BANNED:
         await banned.on_banned_button(update, context, arg)
     elif prefix == CB_ASK_PASTED and checks.pasted_text(message) and not _pressed_before(svc, message):
         await query.answer()
-        from .private import answer_question
-
         text = checks.pasted_text(message)
-        await answer_question(message, context, text, user_lang(context, update.effective_user, text))
+        user = update.effective_user
+        await send_reply(message, context, svc.conversation.question(person(user), text, user_lang(context, user, text)))
     else:
         # Old buttons (a topic since removed, a message too old to edit) still get an answer.
         await query.answer(ui(context, "button_expired", lang))

@@ -1,22 +1,25 @@
-"""What every Telegram handler shares: the services, language choice, keyboards, card sending."""
+"""What every Telegram handler shares: the services, language choice, keyboards, replies as messages."""
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass, field
+from typing import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from .. import conversation as talk
 from ..cache import ExpiringLRU
-from ..ratelimit import RateLimiter
-from ..knowledge import KnowledgeBase, Topic
 from ..checker import MessageChecker
-from ..matcher import Match, Matcher
-from ..render import render_card_html, render_card_short_html
-from .. import languages
+from ..conversation import Conversation
+from ..knowledge import KnowledgeBase, Topic
+from ..matcher import Matcher
+from ..ratelimit import RateLimiter
+from ..render import render_card_html, render_card_short_html, render_checklist_html, render_verdict_html
 from ..store import Store
-from ..text import has_cjk
 from ..utf8 import valid_text
 
 # Callback data prefixes. Data is "<prefix>:<arg>", always under Telegram's 64 bytes
@@ -50,12 +53,15 @@ class Services:
     # A group gets at most this many answers a minute, under Telegram's 20, so that
     # its replies never queue behind the flood limit (and hold up other chats).
     group_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(GROUP_ANSWERS_PER_MINUTE, 60.0))
-    # The card each user saw last, for reading a follow-up question (bounded: see cache.py).
-    recent_topics: ExpiringLRU[int, str] = field(default_factory=lambda: ExpiringLRU(10_000, 30 * 60.0))
     # Per-chat knowledge of the guard: admins, the bot's own rights, the last warning.
     chat_state: ExpiringLRU[tuple, object] = field(default_factory=lambda: ExpiringLRU(20_000, 3600.0))
     # Keyboards are immutable and the same for every user: built once (see keyboard()).
     keyboards: dict[tuple, InlineKeyboardMarkup] = field(default_factory=dict)
+
+    conversation: Conversation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conversation = Conversation(self.matcher, self.checker, self.store)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -66,15 +72,15 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return context.application.bot_data["services"]
 
 
+def person(user: User | None) -> str:
+    """A Telegram user as the conversation knows them (the key of their language and state in the store)."""
+    return str(user.id) if user is not None else "anonymous"
+
+
 def user_lang(context: ContextTypes.DEFAULT_TYPE, user: User | None, text: str | None = None) -> str:
-    """The answer language: a /lang choice, else the question's language and script, else Telegram's language_code."""
-    if user is not None:
-        chosen = services(context).store.get(f"lang:{user.id}")
-        if chosen in languages.LANGUAGES:
-            return chosen
-    if text and (has_cjk(text) or any(c.isascii() and c.isalpha() for c in text)):
-        return languages.detect(text)
-    return languages.normalize_code(user.language_code if user else None) or "en"
+    """The answer language: a /lang choice, else the text's language and script, else Telegram's language_code."""
+    fallback = (user.language_code if user else None) or "en"
+    return services(context).conversation.language(person(user), text, fallback)
 
 
 def share_link(context: ContextTypes.DEFAULT_TYPE, topic_id: str) -> str:
@@ -111,13 +117,9 @@ def topics_keyboard(kb: KnowledgeBase, topics: list[Topic], lang: str, back: boo
     return InlineKeyboardMarkup(rows)
 
 
-# Cards that also offer the /banned step-by-step checklist.
-GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
-
-
 def card_keyboard(kb: KnowledgeBase, topic: Topic, lang: str) -> InlineKeyboardMarkup:
     rows = []
-    if topic.id in GUIDED_FLOW_TOPICS:
+    if topic.id in talk.GUIDED_FLOW_TOPICS:
         rows.append([InlineKeyboardButton(kb.text("banned_start", lang), callback_data=callback(CB_BANNED, "start"))])
     rows += [
         [InlineKeyboardButton("↪ " + short_label(kb.topics[r].title.get(lang)), callback_data=callback(CB_TOPIC, r))]
@@ -183,19 +185,53 @@ async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic:
         last = i == len(parts) - 1
         markup = keyboard(svc, ("card", topic.id, lang), lambda: card_keyboard(svc.kb, topic, lang)) if last else None
         await send_html(message, part, markup)
-    svc.store.record_view(topic.id)
-    if message.chat.type == "private":
-        svc.recent_topics.set(message.chat.id, topic.id)
+
+
+def checklist_question_keyboard(reply: talk.ChecklistQuestion) -> InlineKeyboardMarkup:
+    """The /banned question's options as buttons: platforms in a row, reasons one a row."""
+    step = "p" if reply.step == "platform" else "n"
+    buttons = [InlineKeyboardButton(label, callback_data=callback(CB_BANNED, step, value)) for value, label in reply.options]
+    return InlineKeyboardMarkup([buttons] if reply.step == "platform" else [[b] for b in buttons])
+
+
+async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply: talk.Reply,
+                     quote: bool = False) -> None:
+    """Any reply of the conversation, as Telegram HTML and buttons, into a private chat."""
+    svc = services(context)
+    kb, lang = svc.kb, reply.lang
+    if isinstance(reply, talk.Card):
+        await send_card(message, context, reply.topic, lang)
+    elif isinstance(reply, talk.Choices):
+        rows = topic_rows(kb, [t.id for t in reply.topics], lang)
+        await message.reply_text(kb.text("did_you_mean", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
+    elif isinstance(reply, talk.NoAnswer):
+        body = f"{html.escape(kb.text('no_answer', lang))}\n\n{html.escape(kb.text('general_channels', lang))}"
+        await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(kb, lang)))
+    elif isinstance(reply, talk.Checked):
+        rows = topic_rows(kb, list(reply.verdict.topics)[:4], lang)
+        if reply.offer_question:
+            # The button reads the message this verdict replies to: the pasted text itself.
+            rows.append([InlineKeyboardButton(kb.text("check_as_question", lang), callback_data=callback(CB_ASK_PASTED))])
+        await message.reply_html(render_verdict_html(kb, reply.verdict, lang),
+                                 reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+                                 do_quote=quote or reply.offer_question)
+    elif isinstance(reply, talk.ChecklistQuestion):
+        question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", lang)
+        if reply.step == "platform":
+            question += kb.text("banned_cancel_hint", lang)
+        await message.reply_text(question, reply_markup=checklist_question_keyboard(reply), do_quote=False)
+    elif isinstance(reply, talk.Checklist):
+        rows = topic_rows(kb, [t.id for t in reply.topics], lang)
+        await send_html(message, render_checklist_html(kb, reply), InlineKeyboardMarkup(rows))
+    elif isinstance(reply, talk.Notice):
+        await message.reply_text(kb.text(reply.key, lang), do_quote=False)
+    else:
+        raise TypeError(f"not a reply: {reply!r}")
 
 
 def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
     svc = services(context)
     return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
-
-
-def match_text(context: ContextTypes.DEFAULT_TYPE, text: str, previous_topic: str | None = None) -> Match:
-    """The matcher's decision, reading a follow-up question in the light of the card before it."""
-    return services(context).matcher.match_followup(text, previous_topic)
 
 
 def topic_of_bot_message(message: Message | None) -> str | None:

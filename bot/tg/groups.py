@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import html
 
-from telegram import Message, Update
+from telegram import Message, Update, User
 from telegram.constants import MessageEntityType
 from telegram.ext import ContextTypes
 
 from . import guard
 from ..utf8 import valid_text
-from .common import group_card_html, match_text, services, topic_of_bot_message, ui, user_lang
+from ..conversation import Card, Choices
+from .common import group_card_html, person, services, topic_of_bot_message, ui, user_lang
 
 
-async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, question: str, lang: str,
-                         previous_topic: str | None = None) -> None:
-    """A short card (or a short no-answer) posted as a reply to `target`."""
-    svc = services(context)
-    match = match_text(context, question, previous_topic)
-    if match.decision != "none" and match.topic:
-        text = group_card_html(context, svc.kb.topics[match.topic], lang)
-        svc.store.record_view(match.topic)
+async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, asker: User | None, question: str,
+                         lang: str, previous_topic: str | None = None) -> None:
+    """A short card (or a short no-answer) posted as a reply to `target`.
+
+    A group gets the closest card even when the conversation would offer choices:
+    a list of buttons there would serve only the one who asked.
+    """
+    reply = services(context).conversation.question(person(asker), question, lang, previous_topic, private=False)
+    if isinstance(reply, Choices) and reply.topics:
+        reply = Card(reply.topics[0], lang)
+    if isinstance(reply, Card):
+        text = group_card_html(context, reply.topic, lang)
     else:
-        svc.store.record_unanswered(question, match.lang)
         link = f"https://t.me/{context.bot.username}"
         text = f"{html.escape(ui(context, 'no_answer', lang))}\n\n<a href=\"{link}\">{html.escape(ui(context, 'ask_in_private', lang))}</a>"
     await target.reply_html(text, disable_web_page_preview=True)
@@ -50,7 +54,7 @@ async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not question.strip():
         await message.reply_text(ui(context, "ask_usage", lang))
         return
-    await reply_in_group(target, context, question, lang)
+    await reply_in_group(target, context, update.effective_user, question, lang)
 
 
 async def cmd_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -96,4 +100,5 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not question:
         await message.reply_text(ui(context, "ask_usage", lang))
         return
-    await reply_in_group(message, context, question, lang, topic_of_bot_message(replied) if to_bot else None)
+    await reply_in_group(message, context, update.effective_user, question, lang,
+                         topic_of_bot_message(replied) if to_bot else None)

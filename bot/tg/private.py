@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
 from .. import languages
-from . import banned, checks
+from ..conversation import APPEAL_TOPIC, REPORT_TOPICS
 from .common import (
     CB_LANG,
     callback,
     effective_text,
-    keyboard,
-    match_text,
-    send_card,
-    send_html,
+    person,
+    send_reply,
     services,
     themes_keyboard,
     topic_rows,
@@ -24,51 +22,29 @@ from .common import (
     user_lang,
 )
 
-APPEAL_TOPIC = "ban-appeal"
-REPORT_TOPICS = ("report-gambling", "report-porn-contraband", "report-fraud-general")
 
-
-async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, lang: str) -> None:
-    """Match a question and reply with a card, 'did you mean' buttons, or an honest no-answer."""
-    svc = services(context)
-    if not text.strip():
-        await message.reply_text(ui(context, "empty_question", lang), do_quote=False)
-        return
-    match = match_text(context, text, svc.recent_topics.get(message.chat.id))
-    if match.decision == "answer" and match.topic:
-        await send_card(message, context, svc.kb.topics[match.topic], lang)
-    elif match.decision == "suggest" and match.topic:
-        rows = topic_rows(svc.kb, [match.topic] + [a.topic for a in match.alternatives], lang)
-        await message.reply_text(ui(context, "did_you_mean", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
-    else:
-        svc.store.record_unanswered(text, match.lang)
-        body = f"{html.escape(ui(context, 'no_answer', lang))}\n\n{html.escape(ui(context, 'general_channels', lang))}"
-        await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(svc.kb, lang)))
+async def answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, user: User | None, text: str,
+                          lang: str) -> None:
+    """Text read as a question (/ask, "I meant it as a question"): a card, choices, or an honest no-answer."""
+    await send_reply(message, context, services(context).conversation.question(person(user), text, lang))
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Text in a private chat: a step of /banned, a pasted ad to check, or a question."""
-    text = effective_text(update)
+    """Text in a private chat: whatever the conversation makes of it (a checklist answer, a pasted ad, a question)."""
     user = update.effective_user
-    message = update.effective_message
-    lang = user_lang(context, user, text)
-    if await banned.take_pasted_notice(message, context, user.id, text, lang):
-        return
-    checker = services(context).checker
-    verdict = checker.check_message(text)
-    if checker.reads_like_a_message(text, verdict):
-        await checks.reply_with_verdict(message, context, text, lang, offer_question=True, verdict=verdict)
-        return
-    await answer_question(message, context, text, lang)
+    reply = services(context).conversation.receive(person(user), effective_text(update),
+                                                   fallback_lang=user.language_code if user else None)
+    await send_reply(update.effective_message, context, reply)
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start, or /start <topic-id> from a deep link."""
     svc = services(context)
-    lang = user_lang(context, update.effective_user)
+    user = update.effective_user
+    lang = user_lang(context, user)
     payload = context.args[0] if context.args else ""
     if payload in svc.kb.topics:
-        await send_card(update.effective_message, context, svc.kb.topics[payload], lang)
+        await send_reply(update.effective_message, context, svc.conversation.open(person(user), payload, lang))
         return
     await update.effective_message.reply_html(
         html.escape(ui(context, "welcome", lang)), reply_markup=themes_keyboard(svc.kb, lang), do_quote=False
@@ -92,8 +68,9 @@ async def cmd_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def cmd_appeal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/appeal: the ban-appeal card."""
-    svc = services(context)
-    await send_card(update.effective_message, context, svc.kb.topics[APPEAL_TOPIC], user_lang(context, update.effective_user))
+    user = update.effective_user
+    reply = services(context).conversation.open(person(user), APPEAL_TOPIC, user_lang(context, user))
+    await send_reply(update.effective_message, context, reply)
 
 
 async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
