@@ -59,7 +59,9 @@ class CheckSettings:
     harmless_points: int = 3
     # At least this: the classifier is sure the message is risky, and a warning's or a
     # question's words in it ("注意保密", "能交个朋友吗？") do not make it harmless.
-    overrule_context_from: float = 0.9
+    # Scam DMs ask their reader questions more often than they warn.
+    overrule_warning_from: float = 0.9
+    overrule_question_from: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ class MessageChecker:
             context = "warning"
         elif _any(rules.question_cues, norm) and (_any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)):
             context = "question"
-        if context in ("warning", "question") and learned is not None and learned.probability >= s.overrule_context_from:
+        overrule = {"warning": s.overrule_warning_from, "question": s.overrule_question_from}.get(context)
+        if overrule is not None and learned is not None and learned.probability >= overrule:
             context = "ad"
         if context != "ad":
             risk: Risk = "low"
