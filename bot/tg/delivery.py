@@ -118,8 +118,10 @@ class OrderedDispatcher:
             future.set_result(None)
         self.changed.set()
 
-    async def wait_for_change(self, timeout: float) -> None:
-        self.changed.clear()
+    async def wait_for_change(self, timeout: float, clear: bool = True) -> None:
+        """Until an update is finished (since now, or since `changed` was last cleared) or `timeout`."""
+        if clear:
+            self.changed.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.changed.wait(), timeout)
 
@@ -159,6 +161,7 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
             if held > WINDOW // 8:
                 await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
                 continue
+            dispatcher.changed.clear()
             fetch = asyncio.ensure_future(bot.get_updates(
                 offset=confirm_offset(dispatcher, highest), limit=WINDOW,
                 timeout=0 if lowest is not None else poll_timeout, allowed_updates=list(ALLOWED_UPDATES),
@@ -183,13 +186,13 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(stopping), delay)
                 continue
-            new = [u for u in updates if highest is None or u.update_id > highest]
-            for update in new:
-                highest = update.update_id
-                dispatcher.submit(update)
-            if dispatcher.unfinished and not new:
-                # Everything Telegram returned is still being handled: wait for progress, not spin.
-                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
+            for update in updates:
+                if highest is None or update.update_id > highest:
+                    highest = update.update_id
+                    dispatcher.submit(update)
+            if dispatcher.unfinished:
+                # Fetching now would only bring back what is being handled: let some of it finish.
+                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL, clear=False)
     finally:
         stopping.cancel()
         await dispatcher.drain()
