@@ -16,8 +16,8 @@ request encoding, retries, error mapping) runs for real; only Telegram is fake::
 
 Test-facing API of :class:`FakeBotAPI`: update builders (``push_update``,
 ``private_message``, ``group_message``, ``edited_message``, ``photo_message``,
-``anonymous_admin_message``, ``bot_rights_changed``, ``callback_query``,
-``inline_query``, ``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
+``anonymous_admin_message``, ``linked_channel_post``, ``bot_rights_changed``,
+``callback_query``, ``inline_query``, ``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
 ``faults``, ``wait_for``, ``await_calls``, ``summary``), configuration
 (``set_member_status``, ``bot_can_delete_messages``, ``add_file``) and fault
 injection (``inject``).
@@ -93,6 +93,8 @@ JSONDict = dict[str, Any]
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTests_0123456789abcdefgh"
 # The user Telegram puts in ``from`` of an anonymous admin's group messages.
 ANONYMOUS_ADMIN_BOT_ID = 1087968824
+# ... and of the copies of a linked channel's posts.
+SERVICE_USER_ID = 777000
 
 
 def default_spec_path() -> Path:
@@ -1277,6 +1279,7 @@ class FakeBotAPI:
         first_name: str = "Tester",
         language_code: str | None = "zh-hans",
         title: str = "Test Group",
+        forward_origin: JSONDict | None = None,
     ) -> JSONDict:
         """Queue a text message from ``user_id`` in group ``chat_id``.
 
@@ -1289,6 +1292,18 @@ class FakeBotAPI:
             message = self._incoming(chat, user, text=text, entities=entities)
             if reply_to is not None:
                 message["reply_to_message"] = _without_reply(reply_to)
+            if forward_origin is not None:
+                message["forward_origin"] = forward_origin
+            return self.push_update({"message": message})
+
+    def linked_channel_post(self, chat_id: int, channel_id: int, text: str) -> JSONDict:
+        """Queue the copy Telegram posts in a group of a post in the group's linked channel."""
+        with self._cond:
+            channel = {"id": channel_id, "type": "channel", "title": "Linked Channel"}
+            sender = {"id": SERVICE_USER_ID, "is_bot": False, "first_name": "Telegram"}
+            message = self._incoming(self._group_chat(chat_id), sender, text=text)
+            message.update(sender_chat=channel, is_automatic_forward=True, forward_origin={
+                "type": "channel", "chat": channel, "message_id": 1, "date": message["date"]})
             return self.push_update({"message": message})
 
     def edited_message(self, original: JSONDict, text: str) -> JSONDict:

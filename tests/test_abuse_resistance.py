@@ -124,6 +124,19 @@ def test_the_guard_screens_photo_captions(bot_runner):
     assert warning.params["chat_id"] == -100720 and "?start=" in warning.params["text"]
 
 
+def test_the_guard_screens_forwarded_posts_but_not_the_groups_own_channel(bot_runner):
+    fake, runner = bot_runner
+    runner.store.put("guard:-100724", "on")
+    runner.store.put("guard:-100725", "on")
+    fake.linked_channel_post(-100724, -100999, ADS[0])  # the group's own channel: its admins' words
+    origin = {"type": "channel", "chat": {"id": -100998, "type": "channel", "title": "Ads"}, "message_id": 5,
+              "date": int(time.time())}
+    fake.group_message(-100725, 7022, ADS[1], forward_origin=origin)
+    [warning] = fake.wait_for("sendMessage", timeout=10)
+    settle(fake)
+    assert warning.params["chat_id"] == -100725 and len(sends(fake)) == 1
+
+
 def test_the_guard_takes_an_anonymous_admins_command_and_never_flags_admins(bot_runner, kb):
     fake, runner = bot_runner
     fake.anonymous_admin_message(-100721, "/guard on")

@@ -84,3 +84,22 @@ def test_six_4096_digit_messages_do_not_delay_another_users_answer(fake_api, tmp
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_an_update_cut_short_by_a_stop_is_not_confirmed(fake_api, matcher, tmp_path, monkeypatch):
+    from bot.tg import delivery
+
+    from .tg_harness import BotRunner
+
+    monkeypatch.setattr(delivery, "SHUTDOWN_GRACE", 0.5)
+    first = BotRunner(fake_api, matcher, tmp_path / "db.sqlite3").start()
+    fake_api.inject("sendMessage", delay=3.0, times=1)  # Telegram is slow to answer this one
+    fake_api.private_message(32_001, "微信被封了怎么申诉")
+    time.sleep(0.5)
+    first.stop()  # gives up on the update after 0.5 s
+    second = BotRunner(fake_api, matcher, tmp_path / "db.sqlite3").start()
+    try:
+        # The slow reply arrives anyway, and the update, never confirmed, is answered again.
+        fake_api.wait_for(lambda c: c.method == "sendMessage" and c.params["chat_id"] == 32_001, count=2, timeout=15)
+    finally:
+        second.stop()

@@ -69,10 +69,13 @@ def file_url_for(base_url: str) -> str:
 
 # Typing an inline query sends one per pause: four count as one message.
 INLINE_COST = 0.25
-# Chosen with bench/bench_bot.py (CPU per update against a bare echo bot, same
-# loopback): more concurrency only made httpcore's pool bookkeeping costlier.
-CONCURRENT_UPDATES = 8
-CONNECTION_POOL_SIZE = 8
+# Chosen with bench/bench_cpu.py (CPU per update against a bare PTB echo bot, same
+# loopback, burst of 1,200 updates, medians of 5): 2/2 1.59x, 4/4 1.63x, 4/8 1.62x,
+# 8/8 2.02x. More concurrency only made httpcore's pool bookkeeping costlier, and
+# the flood limits cap sending at 30 a second anyway; 4 keeps a slow request from
+# holding up the rest.
+CONCURRENT_UPDATES = 4
+CONNECTION_POOL_SIZE = 4
 
 
 class BotApplication(Application):

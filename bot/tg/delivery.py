@@ -95,39 +95,45 @@ class OrderedDispatcher:
 
     async def _handle(self, key: Hashable, update: Update, future: asyncio.Future) -> None:
         app = self.application
+        handled = False
         try:
             # PTB's process_update sends handler errors to the error handler itself.
             await app.update_processor.process_update(update, app.process_update(update))
+            handled = True
         except Exception:  # noqa: BLE001 - the next update must still run
             log.exception("update %s could not be processed", update.update_id)
+            handled = True
         finally:
-            self._finish(update.update_id, future)
+            if handled:
+                self._finish(update.update_id, future)
+            else:  # cancelled at shutdown: it stays unfinished, so it is not confirmed
+                future.cancel()
             line = self._lines[key]
-            if line and self._accepting:
+            if line and self._accepting and handled:
                 self._start(key, *line.popleft())
             else:
                 del self._lines[key]
-                for waiting, waiting_future in line:  # stopping: left for Telegram to send again
-                    self._futures.pop(waiting.update_id, None)
-                    if not waiting_future.done():
-                        waiting_future.cancel()
+                for _, waiting in line:  # stopping: unfinished, left for Telegram to send again
+                    waiting.cancel()
+            self.changed.set()
 
     def _finish(self, update_id: int, future: asyncio.Future) -> None:
         self._futures.pop(update_id, None)
         if not future.done():
             future.set_result(None)
-        self.changed.set()
 
-    async def wait_for_change(self, timeout: float) -> None:
-        self.changed.clear()
+    async def wait_for_change(self, timeout: float, clear: bool = True) -> None:
+        """Until an update is finished (since now, or since `changed` was last cleared) or `timeout`."""
+        if clear:
+            self.changed.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.changed.wait(), timeout)
 
-    async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
-        """Stop starting queued updates and wait for the running ones."""
+    async def drain(self) -> None:
+        """Stop starting queued updates and wait for the running ones (at most SHUTDOWN_GRACE)."""
         self._accepting = False
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE)
             for task in pending:
                 task.cancel()
             if pending:
@@ -159,6 +165,7 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
             if held > WINDOW // 8:
                 await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
                 continue
+            dispatcher.changed.clear()
             fetch = asyncio.ensure_future(bot.get_updates(
                 offset=confirm_offset(dispatcher, highest), limit=WINDOW,
                 timeout=0 if lowest is not None else poll_timeout, allowed_updates=list(ALLOWED_UPDATES),
@@ -183,13 +190,13 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(stopping), delay)
                 continue
-            new = [u for u in updates if highest is None or u.update_id > highest]
-            for update in new:
-                highest = update.update_id
-                dispatcher.submit(update)
-            if dispatcher.unfinished and not new:
-                # Everything Telegram returned is still being handled: wait for progress, not spin.
-                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL)
+            for update in updates:
+                if highest is None or update.update_id > highest:
+                    highest = update.update_id
+                    dispatcher.submit(update)
+            if dispatcher.unfinished:
+                # Fetching now would only bring back what is being handled: let some of it finish.
+                await dispatcher.wait_for_change(BUSY_POLL_INTERVAL, clear=False)
     finally:
         stopping.cancel()
         await dispatcher.drain()
