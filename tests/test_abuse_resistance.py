@@ -8,7 +8,6 @@ import time
 
 from bot.tg.delivery import ALLOWED_UPDATES
 
-from .tg_harness import BotRunner
 
 BOT = "@SafetyTestBot"
 ADS = ("高价收购手机卡，一张200元，日结，加V: abc123", "出售实名微信号，批量注册，一条龙，联系我")

@@ -45,7 +45,7 @@ def wait_for_health(port: int, process: subprocess.Popen, timeout: float = 60.0)
 
 def test_the_web_process_serves_the_telegram_webhook_beside_the_page(fake_api, tmp_path):
     port = free_port()
-    url = f"https://bot.example.org/telegram"
+    url = "https://bot.example.org/telegram"
     (tmp_path / "config.yaml").write_text(
         "telegram:\n  mode: webhook\n  webhook:\n"
         f"    url: {url}\n    secret_token: s3cret-Token\nstorage:\n  path: {tmp_path}/bot.sqlite3\n",
