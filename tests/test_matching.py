@@ -77,3 +77,47 @@ def test_a_follow_up_to_a_card_is_read_with_that_card_in_mind(matcher):
     assert matcher.match_followup("谢谢", "ban-appeal").decision == "none"
     assert matcher.match_followup("今天天气怎么样", "ban-appeal").decision == "none"
     assert matcher.match_followup("微信零钱怎么提现到银行卡", "report-gambling").topic != "banned-funds-withdrawal"
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("有人出50块让我帮他扫码解封", "unseal-helper-job"),  # someone pays me to help
+    ("我花200块找人帮我解封微信，靠谱吗", "paid-unseal-service"),  # I pay someone to unseal mine
+    ("my wechat got banned", "ban-appeal"),
+    ("wechat banned me", "ban-appeal"),
+    ("perma banned lol what do", "ban-appeal"),
+    ("我個微信俾人封咗，點算？", "ban-appeal"),
+])
+def test_who_pays_whom_everyday_english_and_cantonese(matcher, question, topic):
+    assert matcher.match_question(question).topic == topic
+
+
+@pytest.mark.parametrize("question", [
+    "杀猪菜怎么做才好吃", "醉驾一般判多久", "坐飞机哪些东西算违禁品", "楼上邻居太吵了怎么投诉", "Shopee退款要多久到账",
+])
+def test_near_misses_that_share_a_word_get_no_card(matcher, question):
+    assert matcher.match_question(question).decision == "none"
+
+
+def test_a_long_story_gets_the_topic_its_question_is_about(matcher):
+    story = ("我老公的微信昨天夜里突然被永久封了，他说自己什么都没干，平时就在几个钓鱼群里聊聊天。"
+             "现在他做生意的客户全在微信里，急得一晚上没合眼，孩子学校的家长群也在里面，老师的通知都收不到了。"
+             "如果真是搞错了，正规的申诉流程到底怎么走？我们不想去找外面那些乱七八糟的人。")
+    assert matcher.match_question(story).topic == "ban-appeal"
+    # When the story also tells of the money in the account, that topic competes: both are offered.
+    with_money = story.replace("孩子学校", "零钱通里还有些钱，孩子学校")
+    match = matcher.match_question(with_money)
+    assert {"ban-appeal", "banned-funds-withdrawal"} <= {match.topic, *(a.topic for a in match.alternatives)}
+
+
+def test_answering_never_imports_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = ("import sys; from bot.matcher import load_matcher; from bot.checker import MessageChecker; "
+            "m = load_matcher(); c = MessageChecker(m.kb, m.normaliser); m.match_question('微信被封了'); "
+            "c.check_message('收手机卡'); print('sklearn' in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)  # warms the caches
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    assert result.stdout.strip() == "False"
