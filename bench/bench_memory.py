@@ -2,10 +2,11 @@
 
 The bot runs as its own process (bench/run_bot.py --unthrottled: the production
 code path without the 30-messages-a-second pacing, which would make 100,000
-users take an hour) against tests/fake_bot_api.py on 127.0.0.1. Each user sends
-one question and gets an answer. Resident memory (VmRSS) is read after a warm-up
-and every --every users; the figure is the growth from the warm-up to the end,
-scaled to 100,000 users. Prints figures; asserts nothing.
+users take an hour) against tests/fake_bot_api.py on 127.0.0.1. First a warm-up
+(--warmup updates from --warmup-users users: what the process allocates once,
+whoever asks), then --users distinct users each send one question and get an
+answer. Resident memory (VmRSS) is read after the warm-up and every --every
+users; the figure is what the distinct users added. Prints figures; asserts nothing.
 
   .venv/bin/python bench/bench_memory.py [--users 100000] [--root OLD_CHECKOUT]
 
@@ -47,9 +48,11 @@ def bot_command(root: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--warmup", type=int, default=5_000)
-    parser.add_argument("--every", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=100_000, help="distinct users, one question each")
+    parser.add_argument("--warmup", type=int, default=20_000,
+                        help="updates from --warmup-users users first: start-up and warm-up costs are not per user")
+    parser.add_argument("--warmup-users", type=int, default=100)
+    parser.add_argument("--every", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout to run (default: this one)")
     args = parser.parse_args()
@@ -58,33 +61,32 @@ def main() -> None:
         bot = start_bot(fake, Path(tmp), bot_command(root), root)
         try:
             fake.wait_for("getUpdates", timeout=120)
-            start_rss = rss_mb(bot.pid)
-            print(f"{root.name or root}: started, {start_rss:.1f} MB", flush=True)
-            warm_rss = None
-            started = time.perf_counter()
-            user = 0
-            while user < args.users:
-                batch = min(args.batch, args.users - user)
-                fake.clear_recordings()  # keeps the fake's bookkeeping small
-                for _ in range(batch):
-                    fake.private_message(50_000_000 + user, QUESTIONS[user % len(QUESTIONS)])
-                    user += 1
-                fake.wait_for("sendMessage", count=batch, timeout=300)
-                if user == args.warmup:
-                    time.sleep(1.0)
-                    warm_rss = rss_mb(bot.pid)
-                    print(f"  {user:>7} users: {warm_rss:.1f} MB (warm-up)", flush=True)
-                elif user % args.every == 0 or user == args.users:
-                    print(f"  {user:>7} users: {rss_mb(bot.pid):.1f} MB", flush=True)
+            print(f"{root.name or root}: started, {rss_mb(bot.pid):.1f} MB", flush=True)
+
+            def ask(count: int, sender) -> None:
+                for start in range(0, count, args.batch):
+                    batch = min(args.batch, count - start)
+                    fake.clear_recordings()  # keeps the fake's bookkeeping small
+                    for i in range(start, start + batch):
+                        fake.private_message(sender(i), QUESTIONS[i % len(QUESTIONS)])
+                    fake.wait_for("sendMessage", count=batch, timeout=300)
+                    done = start + batch
+                    if sender is distinct and (done % args.every == 0 or done == count):
+                        print(f"  {done:>7} distinct users: {rss_mb(bot.pid):.1f} MB", flush=True)
+
+            def distinct(i: int) -> int:
+                return 50_000_000 + i
+
+            ask(args.warmup, lambda i: 40_000_000 + i % args.warmup_users)
             time.sleep(1.0)
-            end_rss = rss_mb(bot.pid)
-            elapsed = time.perf_counter() - started
-            if warm_rss is None:
-                warm_rss, args.warmup = start_rss, 0
-            per_100k = (end_rss - warm_rss) / (args.users - args.warmup) * 100_000
-            print(f"{args.users} distinct users in {elapsed:.0f} s: {end_rss:.1f} MB resident; "
-                  f"growth after the first {args.warmup}: {end_rss - warm_rss:.1f} MB, "
-                  f"{per_100k:.1f} MB per 100,000 users", flush=True)
+            warm = rss_mb(bot.pid)
+            print(f"  after {args.warmup} updates from {args.warmup_users} users (warm-up): {warm:.1f} MB", flush=True)
+            started = time.perf_counter()
+            ask(args.users, distinct)
+            time.sleep(1.0)
+            end = rss_mb(bot.pid)
+            print(f"{args.users} distinct users in {time.perf_counter() - started:.0f} s added {end - warm:.1f} MB "
+                  f"({(end - warm) / args.users * 100_000:.1f} MB per 100,000 users)", flush=True)
         finally:
             bot.send_signal(signal.SIGTERM)
             bot.wait(60)
