@@ -10,9 +10,13 @@ words, each block L2-normalised on its own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import math
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -186,23 +190,53 @@ def model_key(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str
 
 def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str],
                  c: float = 10.0, class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
-    """The model for these samples: from the cache when it was trained on exactly them, else trained now."""
+    """The model for these samples: from the cache when it was trained on exactly them, else trained now.
+
+    Training runs in a child process, so that scikit-learn and SciPy (some 150
+    MB) never stay in a long-running bot's memory; if the child cannot run or
+    the cache cannot be written, training happens here.
+    """
     key = model_key(samples, labels, c, class_weight, min_df)
     path = cache_dir / f"{name}-{key}.npz"
     try:
         return LinearModel.load(path)
     except (OSError, ValueError, KeyError):
         pass
-    model = train(samples, labels, c, class_weight, min_df)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        model.save(path)
+        if _train_in_child(path, samples, labels, c, class_weight, min_df):
+            model = LinearModel.load(path)
+        else:
+            model = train(samples, labels, c, class_weight, min_df)
+            model.save(path)
         for old in cache_dir.glob(f"{name}-*.npz"):
             if old != path:
-                try:
+                with contextlib.suppress(OSError):
                     old.unlink()
-                except OSError:
-                    pass
-    except OSError:
-        pass  # a read-only cache still answers, only without the fast start
-    return model
+        return model
+    except (OSError, ValueError, KeyError):
+        # A read-only cache still answers, only without the fast start.
+        return train(samples, labels, c, class_weight, min_df)
+
+
+def _train_in_child(path: Path, samples, labels, c: float, class_weight, min_df: int) -> bool:
+    """Train and save to `path` in a fresh interpreter; True when it did."""
+    job = path.with_suffix(f".job{os.getpid()}.json")
+    job.write_text(json.dumps({"samples": [[n, list(t)] for n, t in samples], "labels": list(labels), "c": c,
+                               "class_weight": class_weight, "min_df": min_df, "path": str(path)},
+                              ensure_ascii=False), encoding="utf-8")
+    try:
+        result = subprocess.run([sys.executable, "-m", "bot.classifier", str(job)], capture_output=True,
+                                timeout=3600, cwd=Path(__file__).resolve().parent.parent)
+        return result.returncode == 0 and path.exists()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            job.unlink()
+
+
+if __name__ == "__main__":  # the child of _train_in_child
+    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    train([(n, t) for n, t in spec["samples"]], spec["labels"], spec["c"], spec["class_weight"],
+          spec["min_df"]).save(Path(spec["path"]))

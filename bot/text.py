@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .utf8 import valid_text
+
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -335,8 +337,8 @@ class TextNormaliser:
         return prepared
 
     def normalise(self, text: str) -> str:
-        """NFKC, lower case, Simplified Chinese, synonyms folded; no tokenising."""
-        text = clean_input(text)[:MAX_MATCH_CHARS]
+        """NFKC, lower case, Simplified Chinese, synonyms folded; no tokenising. Any string is accepted."""
+        text = clean_input(valid_text(text))[:MAX_MATCH_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)

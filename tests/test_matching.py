@@ -121,3 +121,8 @@ def test_answering_never_imports_scikit_learn(tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)  # warms the caches
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("text", ["\ud800", "微信\udcff被封了", "\ud83d\ude00\ud800"])
+def test_the_matcher_called_directly_takes_lone_surrogates(matcher, text):
+    assert matcher.match_question(text).decision in ("answer", "suggest", "none")
