@@ -120,27 +120,6 @@ def _verdict_parts(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> dict:
     }
 
 
-def render_verdict_text(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> str:
-    """A checked message's verdict as plain text, for the terminal."""
-    parts = _verdict_parts(kb, verdict, lang)
-    lines = [parts["headline"]]
-    if parts["context"]:
-        lines.append(parts["context"])
-    if parts["flags"]:
-        lines.append(kb.text("check_flags", lang))
-        lines += [f"  ⚠ {label}: “{trigger}”" for label, trigger in parts["flags"]]
-    if parts["learned"]:
-        lines.append(parts["learned"])
-    if parts["advice"]:
-        lines += ["", f"{kb.text('check_next', lang)}: {parts['advice']}"]
-    if parts["channels"]:
-        lines.append(kb.text("check_channels", lang) + ":")
-        lines += [f"  • {name}: {how}" for name, how in parts["channels"]]
-    if verdict.topics:
-        lines.append(kb.text("related", lang) + ": " + ", ".join(f"{kb.topics[t].title.get(lang)} ({t})" for t in verdict.topics))
-    return "\n".join(lines)
-
-
 def render_verdict_html(kb: KnowledgeBase, verdict: "Verdict", lang: str) -> str:
     """A checked message's verdict as Telegram HTML (the topic cards are offered as buttons)."""
     e = html.escape
@@ -300,14 +279,14 @@ def render_none_short_text(kb: KnowledgeBase, lang: str, hint: str | None = None
     return "\n".join(lines + ["", kb.text("general_channels", lang)])
 
 
-MAX_SHORT_FLAGS = 3  # red flags quoted in a short verdict; the strongest come first
+def render_verdict_text(kb: KnowledgeBase, verdict: "Verdict", lang: str, link: str | None = None,
+                        limit: int | None = None, flags: int | None = None, channels: int | None = None,
+                        related: bool = True) -> str:
+    """A verdict as plain text: headline, the red flags, the next step and where to report.
 
-
-def render_verdict_short_text(kb: KnowledgeBase, verdict: "Verdict", lang: str, link: str | None = None,
-                              limit: int | None = None, channels: int = 2) -> str:
-    """A verdict as short plain text: headline, the red flags, the next step and where to report.
-
-    With `limit`, the flags are cut before the next step is.
+    The terminal shows it whole; WeChat asks for `flags` and `channels` at most
+    (the strongest first), a `link` to the full card and a byte `limit`, under
+    which the flags are cut before the next step is.
     """
     parts = _verdict_parts(kb, verdict, lang)
     lines = [parts["headline"]]
@@ -315,7 +294,7 @@ def render_verdict_short_text(kb: KnowledgeBase, verdict: "Verdict", lang: str, 
         lines.append(parts["context"])
     if parts["flags"]:
         lines.append(kb.text("check_flags", lang))
-        lines += [f"⚠ {label}: “{trigger}”" for label, trigger in parts["flags"][:MAX_SHORT_FLAGS]]
+        lines += [f"⚠ {label}: “{trigger}”" for label, trigger in parts["flags"][:flags]]
     if parts["learned"]:
         lines.append(parts["learned"])
     tail = []
@@ -324,6 +303,8 @@ def render_verdict_short_text(kb: KnowledgeBase, verdict: "Verdict", lang: str, 
     if parts["channels"]:
         tail.append(kb.text("check_channels", lang) + ":")
         tail += [f"• {name}: {how}" for name, how in parts["channels"][:channels]]
+    if related and verdict.topics:
+        tail.append(kb.text("related", lang) + ": " + ", ".join(f"{kb.topics[t].title.get(lang)} ({t})" for t in verdict.topics))
     if link:
         tail.append(f"{kb.text('full_answer', lang)}: {link}")
     return _joined(lines, tail, limit)

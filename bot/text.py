@@ -19,7 +19,6 @@ from pathlib import Path
 
 from .utf8 import valid_text
 
-
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
@@ -29,33 +28,6 @@ _TOKEN_IS_WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 # Questions longer than this are cut before matching: a story of this length
 # has told what matters, and jieba's cost grows with length.
 MAX_MATCH_CHARS = 600
-# A message of at least this many characters is read as a story around a question.
-STORY_CHARS = 40
-_SENTENCE = re.compile(r"[^。！？!?；;…\n]+[。！？!?；;…\n]*")
-# What asking sounds like, in normalised text (Simplified, lower case, Cantonese already Mandarin).
-_ASKING = re.compile(
-    r"[?？]|吗|么|呢|怎|咋|如何|能否|能不能|可不可以|会不会|是不是|有没有|要不要|该不该|哪|啥|什么|多久|多少|几天"
-    r"|为什么|为啥|靠谱|真的假的|可以吗|行不行|算不算|还能|求助|求问|请问"
-    r"|\b(?:how|what|can|could|should|is it|is this|are they|will|why|where|when|do i|does|legit|safe|any way)\b"
-)
-
-
-def asking_sentences(norm: str) -> str | None:
-    """For a long message, the sentences that ask something: the rest is the story around them.
-
-    None when the message is short, is a single sentence, or asks nothing
-    recognisable (then the whole text is the question).
-    """
-    if len(norm) < STORY_CHARS:
-        return None
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(norm)]
-    sentences = [x for x in sentences if x]
-    if len(sentences) < 2:
-        return None
-    asking = [x for x in sentences if _ASKING.search(x)]
-    if not asking or len(asking) == len(sentences):
-        return None
-    return " ".join(asking)
 
 
 def has_cjk(text: str) -> bool:

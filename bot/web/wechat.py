@@ -35,7 +35,7 @@ from ..render import (
     render_none_short_text,
     render_numbered_text,
     render_topic_list_text,
-    render_verdict_short_text,
+    render_verdict_text,
 )
 from ..utf8 import valid_text
 from .app import MAX_TEXT, TooLarge, read_body
@@ -43,6 +43,7 @@ from .app import MAX_TEXT, TooLarge, read_body
 log = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 2048  # of a passive text reply's content, in UTF-8
+MAX_FLAGS = 3  # red flags quoted in a verdict; the strongest come first
 # WeChat resends an unanswered message three times, 5 s apart: a reply is kept
 # long enough to answer every resend, and the map is bounded whatever the traffic.
 RETRY_WINDOW = 60.0
@@ -279,7 +280,8 @@ class WeChatChannel:
             text = render_numbered_text(kb, question, [label for _, label in reply.options], lang)
         elif isinstance(reply, Checked):
             link = self.link(reply.verdict.topics[0]) if reply.verdict.topics else None
-            text = render_verdict_short_text(kb, reply.verdict, lang, link, MAX_REPLY_BYTES)
+            text = render_verdict_text(kb, reply.verdict, lang, link, MAX_REPLY_BYTES, flags=MAX_FLAGS, channels=2,
+                                       related=False)
         elif isinstance(reply, Checklist):
             text = render_checklist_short_text(kb, reply, self.public_url or None, MAX_REPLY_BYTES)
         elif isinstance(reply, NoAnswer):
