@@ -41,9 +41,12 @@ ALIASES = {
     "en": "en", "english": "en",
 }
 # Words OpenCC leaves in a form the region does not use (s2twp writes 賬號 where Taiwan writes 帳號,
-# and 釋出, a software release, for 发布 an announcement).
+# and 釋出, a software release, for 发布 an announcement), or gets wrong in both
+# (借手机卡, "lend a SIM card", becomes 藉手機卡, "by means of").
+_BOTH = {"藉手機": "借手機"}
 WORDING = {
-    "zh-Hant": {"賬號": "帳號", "賬戶": "帳戶", "賬單": "帳單", "釋出": "發布"},
+    "zh-Hant": {"賬號": "帳號", "賬戶": "帳戶", "賬單": "帳單", "釋出": "發布", **_BOTH},
+    "zh-HK": dict(_BOTH),
 }
 # Written Cantonese: characters that standard written Chinese does not use.
 _CANTONESE = re.compile(r"[咗冇嘅佢啲嚟喺咩畀搵揾睇攞嘢乜咁噉嗰哋唔係]|點算|得唔得|俾人")

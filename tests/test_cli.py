@@ -178,3 +178,11 @@ def test_invalid_utf8_anywhere_gives_an_answer_or_one_clear_line(argv, stdin, tm
         assert result.stdout.strip()
     else:
         assert result.returncode == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+
+
+def test_traditional_wording_fixes_what_opencc_gets_wrong():
+    from bot.languages import localize
+
+    assert localize("卖、租、借手机卡", "zh-Hant") == "賣、租、借手機卡"
+    assert localize("卖、租、借手机卡", "zh-HK") == "賣、租、借手機卡"
+    assert localize("账号被封", "zh-Hant") == "帳號被封"
