@@ -37,6 +37,8 @@ _BROKEN_CJK = re.compile(
     rf"[{_CJK}](?:[ \-_*.·•~|/\\\u2600-\u27bf\ufe0f\u200d\U0001f000-\U0001faff]{{1,3}}[{_CJK}]){{2,}}")
 _BREAKERS = re.compile(r"[ \-_*.·•~|/\\\u2600-\u27bf\ufe0f\u200d\U0001f000-\U0001faff]")
 NONE_CLASS = "-"  # the classifier's label for harmless messages
+_LINK = re.compile(r"https?://|www\.|\.(com|cn|xyz|top|cc|net)\b")
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,5}")
 HIGH_FROM = 3
 MEDIUM_FROM = 2
 # An ad that asks to be contacted ("加我私聊", "DM me") is one step riskier.
@@ -52,11 +54,14 @@ class CheckSettings:
 
     classifier_c: float = 10.0
     high_probability: float = 0.85  # the message is risky with at least this probability: 3 points (high alone)
-    medium_probability: float = 0.5  # at least this: 2 points (medium alone)
+    medium_probability: float = 0.35  # at least this: 2 points (medium alone)
     # At most this: the classifier is sure the message is harmless, and takes points
     # off what the red flags add (a flag's word quoted in an innocent sentence).
     harmless_probability: float = 0.2
     harmless_points: int = 3
+    # Fewer letters, digits and Chinese characters than this: too little for the
+    # classifier to add points ("<b>hi</b>" is not an ad); the red flags still count.
+    classifier_min_chars: int = 8
     # At least this: the classifier is sure the message is risky, and a warning's or a
     # question's words in it ("注意保密", "能交个朋友吗？") do not make it harmless.
     # Scam DMs ask their reader questions more often than they warn.
@@ -173,12 +178,14 @@ class MessageChecker:
         probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text))
         risky = 1.0 - float(probabilities[self._none_column])
         best = max((p, c) for c, p in zip(self.model.classes, probabilities.tolist()) if c != NONE_CLASS)[1]
-        if risky >= s.high_probability:
+        if risky <= s.harmless_probability:
+            points = -s.harmless_points
+        elif sum(c.isalnum() for c in norm) < s.classifier_min_chars:
+            points = 0
+        elif risky >= s.high_probability:
             points = 3
         elif risky >= s.medium_probability:
             points = 2
-        elif risky <= s.harmless_probability:
-            points = -s.harmless_points
         else:
             points = 0
         return Learned(risky, best, points)
@@ -248,9 +255,9 @@ class MessageChecker:
         """True for a pasted ad or notice rather than a question to the bot.
 
         Routes private-chat text: questions and first-person stories go to the
-        matcher; text with red flags that also looks like an ad (contact
-        details, a link, several lines, price tags, recruiting words) goes to
-        the checker. Pass the text's verdict if it is already at hand.
+        matcher; risky text with a link or contact details, or that asks nothing
+        and looks like an ad (several lines, price tags, recruiting words, two
+        signals), goes to the checker. Pass the text's verdict if it is already at hand.
         """
         verdict = verdict or self.check_message(text)
         if verdict.context != "ad" or (not verdict.flags and verdict.risk == "low"):
@@ -259,12 +266,16 @@ class MessageChecker:
         rules = self.rules
         if _any(rules.question_cues, norm) or _any(rules.doubt_cues, norm):
             return False
-        if re.search(r"https?://|www\.|\.(com|cn|xyz|top|cc|net)\b", norm):
+        if _LINK.search(_EMAIL.sub(" ", norm)):  # an e-mail address (…@qq.com) is not a link
             return True
         if _any(rules.narrative_cues, norm):
             return False
-        return (_any(rules.contact_cues, norm) or norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
-                or len(verdict.flags) + bool(verdict.learned and verdict.learned.points) >= 2)
+        if _any(rules.contact_cues, norm):
+            return True
+        if _any(rules.asking_cues, norm):
+            return False
+        return (norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
+                or len(verdict.flags) + bool(verdict.learned and verdict.learned.points > 0) >= 2)
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:

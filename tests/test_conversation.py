@@ -126,3 +126,18 @@ def test_a_pasted_ban_notice_is_a_question_about_the_account_but_a_phishing_noti
     assert not isinstance(notice, Checked)
     phishing = talk.receive("u12", "您的微信账号存在异常已被限制，请点击链接 http://wx-safe.xyz 验证身份")
     assert isinstance(phishing, Checked) and phishing.verdict.risk == "high"
+
+
+@pytest.mark.parametrize("question", [
+    "长期封号和永久封号有啥不一样", "投诉赌博要选哪个选项", "参与网赌微信会有什么处罚",
+    "how to file an appeal for a frozen qq account", "怎么买火车票 lily.wang88@qq.com",
+])
+def test_questions_that_name_scam_words_are_questions(talk, question):
+    assert not isinstance(talk.receive("u13", question), Checked)
+
+
+@pytest.mark.parametrize("ad", [
+    "收电话卡 一张200 日结 加V: lily_88", "高价收购微信号，详情看 http://wx-buy.example.top",
+])
+def test_pasted_ads_with_a_contact_or_a_link_are_checked(talk, ad):
+    assert isinstance(talk.receive("u14", ad), Checked)

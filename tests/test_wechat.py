@@ -259,11 +259,11 @@ def test_the_menu_says_how_to_ask_and_lists_every_topic(wechat, kb):
         assert "{" not in content, content
         for topic in kb.topics.values():
             assert topic.title.get(lang) in content, (word, topic.id)
-    # A number then opens that topic, in the menu's language; a title sent back opens its card too.
+    # A number then opens that topic, in the menu's language; a title asked back opens its card too.
     number = list(kb.topics).index("sell-sim-card") + 1
     wechat.text("oUser0010", "menu")
     assert wechat.text("oUser0010", str(number)).startswith(f"【{kb.topics['sell-sim-card'].title.en}】")
-    title = kb.topics["sell-sim-card"].title.zh
+    title = kb.topics["ban-appeal"].title.zh
     assert wechat.text("oUser0010", title).startswith(f"【{title}】")
 
 
