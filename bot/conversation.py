@@ -60,6 +60,8 @@ TOPIC_REASON = {
     "paid-unseal-service": "helping",
     "sell-sim-card": "helping",
 }
+# A reason's topic must score at least this in a pasted notice's ranking to count.
+NOTICE_FLOOR = 0.05
 # Cards that also offer the /banned checklist.
 GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
 # A follow-up is read with the last card in mind, and a number picks from the
@@ -346,9 +348,18 @@ class Conversation:
         return Notice("flow_cancelled" if had_flow else "flow_nothing_to_cancel", lang)
 
     def classify_notice(self, text: str) -> str:
-        """The reason a pasted ban notice gives, as one of REASONS."""
+        """The reason a pasted ban notice gives, as one of REASONS.
+
+        The notice is read as a question: the first topic in the matcher's ranking
+        that stands for a reason says which (a notice is about a ban, so the appeal
+        card often ranks first and says nothing about the reason).
+        """
         match = self.matcher.match_question(text)
-        return TOPIC_REASON.get(match.topic or "", "unknown") if match.decision != "none" else "unknown"
+        ranked = ([(match.topic, match.score)] if match.topic else []) + [(a.topic, a.score) for a in match.alternatives]
+        for topic, score in ranked:
+            if topic in TOPIC_REASON and score >= NOTICE_FLOOR:
+                return TOPIC_REASON[topic]
+        return "unknown"
 
     def checklist(self, platform: str, reason: str, lang: str) -> Checklist:
         """The personal checklist: the chosen platform's channels, nothing about reporting others."""

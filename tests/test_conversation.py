@@ -141,3 +141,14 @@ def test_questions_that_name_scam_words_are_questions(talk, question):
 ])
 def test_pasted_ads_with_a_contact_or_a_link_are_checked(talk, ad):
     assert isinstance(talk.receive("u14", ad), Checked)
+
+
+@pytest.mark.parametrize("notice, reason", [
+    ("你的账号因涉嫌参与赌博违规，已被限制登录", "gambling"),
+    ("该微信号涉嫌诈骗，已被限制登录", "fraud"),
+    ("该账号因发布色情低俗信息被封", "porn"),
+    ("该帐号因协助他人解封被限制", "helping"),
+    ("账号异常已被限制登录", "unknown"),
+])
+def test_a_pasted_ban_notice_gives_its_reason(talk, notice, reason):
+    assert talk.classify_notice(notice) == reason

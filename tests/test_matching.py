@@ -126,3 +126,12 @@ def test_answering_never_imports_scikit_learn(tmp_path):
 @pytest.mark.parametrize("text", ["\ud800", "微信\udcff被封了", "\ud83d\ude00\ud800"])
 def test_the_matcher_called_directly_takes_lone_surrogates(matcher, text):
     assert matcher.match_question(text).decision in ("answer", "suggest", "none")
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("账号涉嫌诈骗被封了怎么办", "ban-appeal"),  # an ordinary "suspected fraud" ban: the appeal
+    ("该微信号涉嫌诈骗，已被限制登录", "ban-appeal"),
+    ("该微信号因涉及欺诈，国务院打击治理电信网络新型违法犯罪工作部际联席会议办公室通报封停", "regional-fraud-ban"),
+])
+def test_a_suspected_fraud_ban_is_not_the_2019_regional_operation(matcher, question, topic):
+    assert matcher.match_question(question).topic == topic
