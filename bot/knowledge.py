@@ -511,13 +511,21 @@ def _read_optional(root: Path, name: str, problems: list[str]) -> tuple[_FileRea
     return reader, reader.load()
 
 
-def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
-    reader, data = _read_optional(root, "themes.yaml", problems)
+def _read_list(root: Path, name: str, field: str, shape: str, problems: list[str]) -> tuple[_FileReader, list | None]:
+    """An optional file's one top-level list `field`, or None (with the problem noted) when it is not a non-empty list."""
+    reader, data = _read_optional(root, name, problems)
     if data is None:
-        return ()
-    items = data.get("themes") if isinstance(data, dict) else None
+        return reader, None
+    items = data.get(field) if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
-        problems.append(f"{reader.where('themes')}: field 'themes': must be a non-empty list of {{id, title}}")
+        problems.append(f"{reader.where(field)}: field {field!r}: must be a non-empty list of {shape}")
+        return reader, None
+    return reader, items
+
+
+def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
+    reader, items = _read_list(root, "themes.yaml", "themes", "{id, title}", problems)
+    if items is None:
         return ()
     themes = []
     for i, item in enumerate(items):
@@ -601,12 +609,8 @@ def _load_out_of_scope(root: Path, problems: list[str]) -> tuple[str, ...]:
 
 
 def _load_messages(root: Path, topic_ids: set[str], problems: list[str]) -> tuple[LabelledMessage, ...]:
-    reader, data = _read_optional(root, "messages.yaml", problems)
-    if data is None:
-        return ()
-    items = data.get("messages") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        problems.append(f"{reader.where('messages')}: field 'messages': must be a non-empty list of {{text, topic}}")
+    reader, items = _read_list(root, "messages.yaml", "messages", "{text, topic}", problems)
+    if items is None:
         return ()
     messages, seen = [], set()
     for i, item in enumerate(items):
