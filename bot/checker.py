@@ -211,14 +211,18 @@ class MessageChecker:
         score = max(0, sum(h.weight for h in hits) + (learned.points if learned else 0))
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
-        if _any(rules.news_cues, norm):
+        # A crime named as an accusation ("您的账户涉嫌洗钱") is a fake officer's script, not a warning.
+        warning_text = _strip(rules.accusation_cues, norm)
+        # News reports and rules posts link to nothing a reader must open; a "notice" with a link may be phishing.
+        has_link = _has_link(norm)
+        if not has_link and _any(rules.news_cues, norm):
             context = "news"
-        elif _any(rules.rules_cues, norm):
+        elif not has_link and _any(rules.rules_cues, norm):
             context = "rules"
         elif has_contact:
             # Ads dressed as warnings or questions ask to be contacted; real ones do not.
             score += CONTACT_BONUS if score else 0
-        elif _any(rules.warning_cues, norm):
+        elif _any(rules.warning_cues, warning_text):
             context = "warning"
         elif _any(rules.question_cues, norm) and (_any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)):
             context = "question"
@@ -266,7 +270,7 @@ class MessageChecker:
         rules = self.rules
         if _any(rules.question_cues, norm) or _any(rules.doubt_cues, norm):
             return False
-        if _LINK.search(_EMAIL.sub(" ", norm)):  # an e-mail address (…@qq.com) is not a link
+        if _has_link(norm):
             return True
         if _any(rules.narrative_cues, norm):
             return False
@@ -280,3 +284,13 @@ class MessageChecker:
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
     return any(p.search(text) for p in patterns)
+
+
+def _has_link(norm: str) -> bool:
+    return _LINK.search(_EMAIL.sub(" ", norm)) is not None  # an e-mail address (…@qq.com) is not a link
+
+
+def _strip(patterns: tuple[re.Pattern[str], ...], text: str) -> str:
+    for p in patterns:
+        text = p.sub(" ", text)
+    return text

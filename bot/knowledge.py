@@ -245,6 +245,7 @@ class RedFlags:
     news_cues: tuple[re.Pattern[str], ...] = ()
     rules_cues: tuple[re.Pattern[str], ...] = ()
     asking_cues: tuple[re.Pattern[str], ...] = ()
+    accusation_cues: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -679,7 +680,7 @@ RED_FLAG_OPTIONAL = ("examples",)
 RED_FLAG_EXAMPLE_KINDS = ("fires", "silent")
 RED_FLAG_CUES = (
     "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
-    "news_cues", "rules_cues", "asking_cues",
+    "news_cues", "rules_cues", "asking_cues", "accusation_cues",
 )
 
 

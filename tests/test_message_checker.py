@@ -79,6 +79,25 @@ def test_a_warning_that_also_asks_to_be_contacted_is_still_an_ad(checker):
     assert verdict.context == "ad" and verdict.risk == "high"
 
 
+
+@pytest.mark.parametrize("text, context", [
+    # A fake officer's script names a crime and an anti-fraud centre: that is no warning.
+    ("这里是某市公安分局反诈中心，你名下的银行卡涉嫌一起洗钱案件，请把余额转入安全账户配合核查", "ad"),
+    ("Officer Lin here. Your bank account has been linked to a money laundering case, move the funds to the safe account today", "ad"),
+    # ...while a warning that quotes such a script still is one.
+    ("提醒爸妈：骗子会说你涉嫌洗钱，让你把钱转到安全账户，千万别信", "warning"),
+    # A platform's announcement about other people's accounts is news; a "notice" with a link is not.
+    ("腾讯发布公告：对出租出借微信号的用户，将视情节采取限制功能、封号等措施", "news"),
+    ("公告：对违规账号将采取封号处理，请在24小时内点击 http://wx-check.top 完成认证", "ad"),
+    # A group notice that invites to a betting round is an ad; one that forbids ads is a rules post.
+    ("群公告：今晚9点开奖接龙，先充值再抢包，中奖翻三倍", "ad"),
+    ("群公告：本群严禁发收卡、跑分广告，违者直接移出", "rules"),
+])
+def test_context_of_notices_scripts_and_announcements(checker, text, context):
+    verdict = checker.check_message(text)
+    assert verdict.context == context
+    assert (verdict.risk != "low") == (context == "ad")
+
 @pytest.mark.parametrize("text", ["", "😀😀", "\x00\x1b[0m", "<b>hi</b>", "a" * 100_000])
 def test_hostile_input_is_low_and_never_raises(checker, text):
     assert checker.check_message(text).risk == "low"
