@@ -100,16 +100,18 @@ def sweep(kb, normaliser: TextNormaliser, folds: int) -> None:
             verdict = fold.check_message(m.text)
             records.append((m.topic is not None, fold, m.text, verdict.learned.probability))
     results = []
-    grid = itertools.product([0.85], [0.4, 0.5, 0.6], [0.1, 0.2, 0.3], [2, 3], [0.8, 0.9, 0.95, 1.01])
-    for high, medium, harmless, points, overrule in grid:
+    names = ("high_probability", "medium_probability", "harmless_probability", "overrule_warning_from",
+             "overrule_question_from")
+    grid = itertools.product([0.85, 0.95], [0.35, 0.5, 0.6, 0.7], [0.1, 0.2, 0.3], [0.8, 0.9, 1.01], [0.6, 0.7, 0.8, 0.9])
+    for values in grid:
         tally = Tally()
         for risky, fold, text, _ in records:
-            fold.settings = CheckSettings(fold.settings.classifier_c, high, medium, harmless, points, overrule)
+            fold.settings = dataclasses.replace(CheckSettings(), **dict(zip(names, values)))
             tally.add(risky, fold.check_message(text).risk != "low")
-        results.append((tally.caught / tally.risky - 2 * tally.flagged / tally.benign,
-                        (high, medium, harmless, points, overrule), str(tally)))
+        results.append((tally.caught / tally.risky - 2 * tally.flagged / tally.benign, values, str(tally)))
+    print("  " + ", ".join(names))
     for score, values, text in sorted(results, reverse=True)[:10]:
-        print("  high, medium, harmless probability, harmless points, overrule context from =", values, text)
+        print("  ", values, text)
 
 
 def main() -> None:
