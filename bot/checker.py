@@ -211,8 +211,6 @@ class MessageChecker:
         score = max(0, sum(h.weight for h in hits) + (learned.points if learned else 0))
         context: Context = "ad"
         has_contact = _any(rules.contact_cues, norm)
-        # A crime named as an accusation ("您的账户涉嫌洗钱") is a fake officer's script, not a warning.
-        warning_text = _strip(rules.accusation_cues, norm)
         # News reports and rules posts link to nothing a reader must open; a "notice" with a link may be phishing.
         has_link = _has_link(norm)
         if not has_link and _any(rules.news_cues, norm):
@@ -222,7 +220,8 @@ class MessageChecker:
         elif has_contact:
             # Ads dressed as warnings or questions ask to be contacted; real ones do not.
             score += CONTACT_BONUS if score else 0
-        elif _any(rules.warning_cues, warning_text):
+        elif _any(rules.warning_cues, _strip(rules.accusation_cues, norm)):
+            # A crime pinned on the reader ("您的账户涉嫌洗钱") is a fake officer's script, not a warning.
             context = "warning"
         elif _any(rules.question_cues, norm) and (_any(rules.doubt_cues, norm) or not _any(rules.request_cues, norm)):
             context = "question"
@@ -250,9 +249,12 @@ class MessageChecker:
         if risk == "low" or not topics:
             return NextStep(kb.ui["check_next_low"], ())
         topic = kb.topics[topics[0]]
-        advice = kb.ui["check_next_risky"]
-        if topic.warnings:
-            advice = Localized(topic.warnings[0].zh + advice.zh, f"{topic.warnings[0].en} {advice.en}")
+        if not topic.warnings:
+            return NextStep(kb.ui["check_next_risky"], topic.official_paths)
+        warning = topic.warnings[0]
+        # Most topics' first warning already says "never give a verification code": not twice.
+        advice = kb.ui["check_next_risky_no_codes" if "验证码" in warning.zh else "check_next_risky"]
+        advice = Localized(warning.zh + advice.zh, f"{warning.en} {advice.en}")
         return NextStep(advice, topic.official_paths)
 
     def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:

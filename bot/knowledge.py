@@ -95,6 +95,7 @@ UI_KEYS = (
     "check_learned",
     "check_next",
     "check_next_risky",
+    "check_next_risky_no_codes",
     "check_next_low",
     "check_channels",
     "web_title",

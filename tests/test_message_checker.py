@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 
 import pytest
@@ -141,3 +142,10 @@ def test_broken_red_flag_regex_is_reported_with_file_and_flag(kb_copy):
 def test_only_the_command_line_reads_backslash_n_as_a_line_break(checker):
     # A Telegram message that contains a literal backslash-n is checked as written.
     assert "\\n" in checker.normalise("路径 C:\\new\\notes")
+
+
+def test_the_next_step_says_never_give_a_code_once(checker):
+    for topic in checker.kb.topics.values():
+        advice = checker.next_step("high", [topic.id]).advice
+        assert advice.zh.count("验证码") == 1, (topic.id, advice.zh)
+        assert len(re.findall(r"\b(verification|sms) codes?\b", advice.en.lower())) == 1, (topic.id, advice.en)
