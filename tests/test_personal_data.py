@@ -79,3 +79,46 @@ def test_personal_data_reaches_neither_the_database_nor_a_debug_log(fake_api, tm
     for raw in RAW:
         assert raw not in log, f"{raw!r} in the log"
         assert raw.encode() not in database, f"{raw!r} in the database"
+
+
+# Written to slip past a pattern: full-width or look-alike characters, a cue word
+# instead of a colon, separators people put in numbers, characters nobody sees.
+DISGUISED = {
+    "li.na.5521＠example.com": "[邮箱]",
+    "ｌｉｌｙ．ｗａｎｇ＠ｑｑ．ｃｏｍ": "[邮箱]",
+    "我的微信是 tiger_2020": "我的微信是 [微信号]",
+    "微信号 LilyWang": "微信号 [微信号]",
+    "V: lily_88": "V: [微信号]",
+    "Ｖ：ｌｉｌｙ＿８８": "Ｖ：[微信号]",
+    "密码是 Hunter2Secret!": "密码是 [密码]",
+    "password: Hunter2Secret": "password: [密码]",
+    "QQ密码是abc12345": "QQ密码是[密码]",
+    "138  1234  5678": "[手机号]",
+    "138, 1234, 5678": "[手机号]",
+    "138，1234，5678": "[手机号]",
+    "138\u30001234\u30005678": "[手机号]",
+    "138–1234–5678": "[手机号]",
+    "138 - 1234 - 5678": "[手机号]",
+    "138~1234~5678": "[手机号]",
+    "138～1234～5678": "[手机号]",
+    "138\u200b1234\u200b5678": "[手机号]",
+    "1\u200c3\u200d8\u20601234\ufeff5678": "[手机号]",
+}
+
+
+@pytest.mark.parametrize("written, masked", DISGUISED.items())
+def test_disguised_personal_data_is_masked_and_the_rest_kept_as_written(written, masked):
+    assert mask_personal_data(f"救命，{written}，怎么办？") == f"救命，{masked}，怎么办？"
+
+
+@pytest.mark.parametrize("text", [
+    "忘记密码了怎么办",
+    "密码是什么意思",
+    "我的微信是被封了吗",
+    "微信号被封了怎么办",
+    "收入 1,380,000 这么多",
+    "第1，2，3步",
+    "ｖｘ支付失败",
+])
+def test_cue_words_and_separators_leave_ordinary_text_alone(text):
+    assert mask_personal_data(text) == text
