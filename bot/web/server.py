@@ -19,9 +19,10 @@ from .app import WebSettings, build_app
 
 def build_from_config(config: Config):
     """The ASGI app and the store it writes to (the caller closes it)."""
+    # The database first: a storage problem is one line before the models take a second to load.
+    store = Store(config["storage.path"], retention_days=config["storage.retention_days"])
     matcher = load_matcher(config["knowledge.dir"] or None)
     checker = MessageChecker(matcher.kb, matcher.normaliser)
-    store = Store(config["storage.path"], retention_days=config["storage.retention_days"])
     conversation = Conversation(matcher, checker, store)
     public_url = config["web.public_url"].rstrip("/")
     if public_url and not public_url.startswith(("https://", "http://")):
