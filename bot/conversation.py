@@ -196,19 +196,21 @@ class Conversation:
 
     # -- messages ----------------------------------------------------------------------
 
-    def receive(self, user: str, text: str, fallback_lang: str | None = None) -> Reply:
+    def receive(self, user: str, text: str, fallback_lang: str | None = None, lang: str | None = None) -> Reply:
         """Any text a person sends: a numbered choice, a checklist answer, a pasted ad, or a question.
 
         Channels without buttons (the terminal, WeChat) show choices numbered;
-        a bare number answers the last question asked.
+        a bare number answers the last question asked. `lang`: a language the
+        channel keeps for the person itself (the page's cookie), over the text's.
         """
+        chosen = lang
         state = self._flow(user)
         number = int(text.strip()) if text.strip().isdigit() and len(text.strip()) <= 2 else None
         offered = self._recent(f"flow:offered:{user}") or {}
         if number is not None:
             # A bare number has no language of its own: it answers in the question's.
             fallback_lang = (state or offered).get("lang") or fallback_lang
-        lang = self.language(user, text, fallback_lang)
+        lang = chosen or self.language(user, text, fallback_lang)
         if not text.strip():
             return Notice("empty_question", lang)
         if state is not None and number is not None:

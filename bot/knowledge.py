@@ -112,6 +112,7 @@ UI_KEYS = (
     "web_emergency",
     "web_share",
     "web_too_many",
+    "web_not_saved",
     "reply_with_number",
     "full_answer",
     "wechat_menu_word",

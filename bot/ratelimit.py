@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Hashable
 
@@ -21,12 +22,17 @@ class RateLimiter:
         self.clock = clock
         self._buckets: dict[Hashable, tuple[float, float, bool]] = {}  # tokens, when, notified
         self._next_sweep = clock() + window
+        self._lock = threading.Lock()  # the web's channels check from worker threads
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def check(self, key: Hashable, cost: float = 1.0) -> str:
         """'ok', 'notify' (first refusal since the last accepted update) or 'drop'."""
+        with self._lock:
+            return self._check(key, cost)
+
+    def _check(self, key: Hashable, cost: float) -> str:
         now = self.clock()
         if now >= self._next_sweep:
             self._sweep(now)

@@ -344,8 +344,7 @@ class Store:
             self._waiters = [(t, f) for t, f in self._waiters if t > last]
             self._cond.notify_all()
         for future in done:
-            if not future.done():
-                future.set_result(None)
+            _settle(future)
         return True
 
     def _commit_one_by_one(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]]) -> None:
@@ -370,8 +369,7 @@ class Store:
         if first:
             log.error("could not write %d change(s) to the database (%s); kept, trying again", count, reason)
         for future in failed:
-            if not future.done():
-                future.set_exception(StoreUnavailable(reason))
+            _settle(future, StoreUnavailable(reason))
 
     def _prune(self, db: sqlite3.Connection, now: float) -> None:
         """Retention: old questions and votes, abandoned guided flows, settings nobody used for retention_days."""
@@ -453,6 +451,17 @@ class Store:
                 "SELECT topic, SUM(vote = 1), SUM(vote = -1) FROM votes GROUP BY topic ORDER BY topic"
             )
             return {t: (int(up), int(down)) for t, up, down in rows}
+
+
+def _settle(future: concurrent.futures.Future, error: Exception | None = None) -> None:
+    """Resolve a confirmation, unless its waiter gave up on it (cancelled) meanwhile."""
+    try:
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+    except concurrent.futures.InvalidStateError:
+        pass
 
 
 def _reason(exc: BaseException) -> str:

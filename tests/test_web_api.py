@@ -74,7 +74,8 @@ def test_topics_health_and_headers(web):
     assert topics["lang"] == "en" and len(topics["topics"]) == 16
     assert {"id", "theme", "title", "summary", "url"} <= set(topics["topics"][0])
     health = client.get("/healthz")
-    assert health.json() == {"ok": True, "topics": 16}
+    assert health.json() == {"ok": True, "topics": 16,
+                             "store": {"queue": 0, "failing": False, "last_error": None, "last_error_at": None}}
     page = client.get("/")
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp

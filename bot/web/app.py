@@ -9,12 +9,18 @@
 - `/telegram` when a token and `telegram.mode: webhook` are set: the same
   Telegram bot, fed through python-telegram-bot's Application with no updater.
 
-The page keeps one cookie, a random visitor id, and only once it is needed: it
-keys the visitor's language choice, votes and conversation state in the store.
+The page keeps two cookies, each only once it is needed: the language chosen
+(`lang`, nothing stored), and a visitor id the server issues and signs (`v`, never
+one a client makes up), which keys the visitor's votes and conversation state in
+the store. A reply that follows a write is sent once the write is committed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -25,7 +31,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -35,7 +43,9 @@ from ..conversation import PLATFORMS, REASONS, Card, Checked, Conversation, Noti
 from ..knowledge import KnowledgeBase, Localized
 from ..ratelimit import RateLimiter
 from ..render import match_json, source_lines
+from ..store import StoreUnavailable
 from ..utf8 import valid_text
+from .limits import ClientAddress, rate_key
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,11 @@ MAX_BODY = 64 * 1024  # bytes of a request body; a longer one is refused with 41
 MAX_TEXT = 4000  # characters of a question or message that are read
 VISITOR_COOKIE = "v"
 VISITOR_MAX_AGE = 365 * 24 * 3600
+LANG_COOKIE = "lang"
+# A visitor id: 18 random bytes, then a 16-byte signature, both in base64url (ASCII only).
+_VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{24}")
+# How long a reply waits for its write to be committed before it says "not saved".
+SAVE_TIMEOUT = 5.0
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -53,7 +68,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Sent only when the public address is HTTPS: a browser then never tries plain HTTP for a year.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
 @dataclass
@@ -62,10 +81,23 @@ class WebSettings:
     rate_requests: int = 30
     rate_window: float = 60.0
     secure_cookies: bool = False
+    trusted_proxies: str = "127.0.0.1"
 
 
-class TooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """A request body that is not read: too large, or its sender went away."""
+
+    status = 400
+    message = "bad request"
+
+
+class TooLarge(BodyRefused):
+    status = 413
+    message = "request body too large (at most 64 KB)"
+
+
+class ClientGone(BodyRefused):
+    message = "the request body did not arrive"
 
 
 class Site:
@@ -75,7 +107,11 @@ class Site:
         self.conversation = conversation
         self.settings = settings
         self.kb: KnowledgeBase = conversation.kb
+        self.store = conversation.store
         self.limiter = RateLimiter(settings.rate_requests, settings.rate_window)
+        # Reading a card as a visitor writes (the last card, a view): its own budget of the same size.
+        self.view_limiter = RateLimiter(settings.rate_requests, settings.rate_window)
+        self._visitor_key = self.store.key("web visitor ids")
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -86,16 +122,30 @@ class Site:
     # -- plumbing ------------------------------------------------------------------------
 
     def visitor(self, request: Request) -> str | None:
-        value = request.cookies.get(VISITOR_COOKIE, "")
-        return f"web:{value}" if 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum() else None
+        """The visitor of a cookie this server issued ("web:<id>"), else None."""
+        ident, dot, signature = request.cookies.get(VISITOR_COOKIE, "").partition(".")
+        if dot and _VISITOR_ID.fullmatch(ident) and hmac.compare_digest(
+                signature.encode("utf-8", "replace"), self._signature(ident).encode()):
+            return f"web:{ident}"
+        return None
+
+    def _signature(self, ident: str) -> str:
+        digest = hmac.new(self._visitor_key, ident.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def chosen_lang(self, request: Request) -> str | None:
+        """The language the visitor chose (its own cookie), if any."""
+        code = languages.normalize_code(request.cookies.get(LANG_COOKIE, "")[:16])
+        return code if code in languages.LANGUAGES else None
 
     def lang(self, request: Request, text: str | None = None) -> str:
         """The visitor's chosen language, else the text's, else the browser's Accept-Language."""
-        visitor = self.visitor(request)
-        fallback = accepted_language(request.headers.get("accept-language", ""))
-        if visitor is None:
-            return languages.detect(text) if text and any(c.isalpha() for c in text) else fallback
-        return self.conversation.language(visitor, text, fallback)
+        chosen = self.chosen_lang(request)
+        if chosen is not None:
+            return chosen
+        if text and any(c.isalpha() for c in text):
+            return languages.detect(text)
+        return accepted_language(request.headers.get("accept-language", ""))
 
     def page(self, request: Request, template: str, status: int = 200, lang: str | None = None,
              new_visitor: str | None = None, **values: Any) -> HTMLResponse:
@@ -117,8 +167,9 @@ class Site:
         return response
 
     def set_visitor(self, response: Response, visitor: str) -> None:
-        response.set_cookie(VISITOR_COOKIE, visitor.removeprefix("web:"), max_age=VISITOR_MAX_AGE, httponly=True,
-                            samesite="lax", secure=self.settings.secure_cookies)
+        ident = visitor.removeprefix("web:")
+        response.set_cookie(VISITOR_COOKIE, f"{ident}.{self._signature(ident)}", max_age=VISITOR_MAX_AGE,
+                            httponly=True, samesite="lax", secure=self.settings.secure_cookies)
 
     def visitor_or_new(self, request: Request) -> tuple[str, str | None]:
         """The visitor id, and the id to set as a cookie when it is new."""
@@ -128,9 +179,24 @@ class Site:
         visitor = "web:" + secrets.token_urlsafe(18)
         return visitor, visitor
 
-    def limited(self, request: Request) -> bool:
+    def limited(self, request: Request, limiter: RateLimiter | None = None) -> bool:
         address = request.client.host if request.client else "unknown"
-        return self.limiter.check(address) != "ok"
+        return (self.limiter if limiter is None else limiter).check(rate_key(address)) != "ok"
+
+    async def saved(self) -> None:
+        """Once every write so far is committed (what the reply is about to say was done); StoreUnavailable if not."""
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.store.confirmation()), SAVE_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise StoreUnavailable(f"no commit within {SAVE_TIMEOUT:.0f} s") from None
+
+    def refusal(self, request: Request, status: int, key: str) -> Response:
+        """A refusal (too many requests, not saved) as the page, the script's fragment, or API JSON."""
+        lang = self.lang(request)
+        if request.url.path.startswith("/api/"):
+            return api_error(status, self.kb.text(key, "en"))
+        template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
+        return self.page(request, template, status=status, lang=lang, reply=Notice(key, lang), text="")
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -143,18 +209,18 @@ class Site:
         # The page's script asks for the reply alone; without script, the whole page comes back.
         template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
         if self.limited(request):
-            return self.page(request, template, status=429, reply=Notice("web_too_many", self.lang(request)), text="")
-        try:
-            form = await read_form(request)
-        except TooLarge:
-            return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
+            return self.refusal(request, 429, "web_too_many")
+        form = await read_form(request)
         text = valid_text(form.get("q", ""))[:MAX_TEXT]
         visitor, new = self.visitor_or_new(request)
         lang = self.lang(request, text)
+        chosen = self.chosen_lang(request)
+        # In a worker thread: the conversation reads the database, which may be slow.
         if form.get("as") == "question":
-            reply: Reply = self.conversation.question(visitor, text, lang)
+            reply: Reply = await run_in_threadpool(self.conversation.question, visitor, text, lang)
         else:
-            reply = self.conversation.receive(visitor, text, fallback_lang=lang)
+            reply = await run_in_threadpool(self.conversation.receive, visitor, text, lang, chosen)
+        await self.saved()
         return self.page(request, template, lang=reply_lang(reply, lang), new_visitor=new, reply=reply,
                          text=text if isinstance(reply, Checked) else "")
 
@@ -167,10 +233,13 @@ class Site:
         lang = languages.normalize_code(request.query_params.get("lang")) or self.lang(request)
         topic = self.kb.topics[topic_id]
         visitor = self.visitor(request)
-        if visitor is not None:  # remembered as the visitor's last card, for a follow-up question
-            reply: Reply = self.conversation.open(visitor, topic_id, lang)
-        else:
-            reply = Card(topic, lang)
+        reply: Reply = Card(topic, lang)
+        if visitor is not None and not self.limited(request, self.view_limiter):
+            # Remembered as the visitor's last card, for a follow-up question (not promised: not waited for).
+            try:
+                reply = await run_in_threadpool(self.conversation.open, visitor, topic_id, lang)
+            except StoreUnavailable:
+                pass
         voted = request.query_params.get("voted") in ("1", "0")
         return self.page(request, "topic.html", lang=lang, reply=reply, voted=voted, share=self.share_link(topic_id))
 
@@ -180,14 +249,12 @@ class Site:
         if topic_id not in self.kb.topics:
             return self.page(request, "missing.html", status=404)
         if self.limited(request):
-            return self.page(request, "home.html", status=429, reply=Notice("web_too_many", self.lang(request)), text="")
-        try:
-            form = await read_form(request)
-        except TooLarge:
-            return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
+            return self.refusal(request, 429, "web_too_many")
+        form = await read_form(request)
         visitor, new = self.visitor_or_new(request)
         up = form.get("up") == "1"
-        self.conversation.vote(visitor, topic_id, up)
+        await run_in_threadpool(self.conversation.vote, visitor, topic_id, up)
+        await self.saved()
         response = RedirectResponse(f"/t/{topic_id}?voted={int(up)}#vote", status_code=303)
         if new:
             self.set_visitor(response, new)
@@ -204,11 +271,8 @@ class Site:
             return self.page(request, "banned.html", lang=lang, step="platform",
                              options=self.conversation.platform_options(lang))
         if self.limited(request):
-            return self.page(request, "home.html", status=429, reply=Notice("web_too_many", lang), text="")
-        try:
-            form = await read_form(request)
-        except TooLarge:
-            return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
+            return self.refusal(request, 429, "web_too_many")
+        form = await read_form(request)
         platform = form.get("platform", "")
         if platform not in PLATFORMS:
             return self.page(request, "banned.html", lang=lang, step="platform",
@@ -224,16 +288,17 @@ class Site:
         return self.page(request, "banned.html", lang=lang, step="done", reply=checklist)
 
     async def choose_language(self, request: Request) -> Response:
-        """GET /lang/<code>: remember the visitor's language, back to where they were."""
-        code = languages.normalize_code(request.path_params["code"])
-        visitor, new = self.visitor_or_new(request)
-        self.conversation.set_language(visitor, code if code in languages.LANGUAGES else None)
+        """GET /lang/<code>: the language in its own cookie (nothing stored), back to where they were."""
+        code = languages.normalize_code(request.path_params["code"][:16])
         back = request.query_params.get("next", "/")
-        if not back.startswith("/") or back.startswith("//"):
+        if not back.startswith("/") or back.startswith("//") or "\\" in back:
             back = "/"
         response = RedirectResponse(back, status_code=303)
-        if new:
-            self.set_visitor(response, new)
+        if code in languages.LANGUAGES:
+            response.set_cookie(LANG_COOKIE, code, max_age=VISITOR_MAX_AGE, httponly=True, samesite="lax",
+                                secure=self.settings.secure_cookies)
+        else:  # "auto": each question's own language
+            response.delete_cookie(LANG_COOKIE, httponly=True, samesite="lax", secure=self.settings.secure_cookies)
         return response
 
     def share_link(self, topic_id: str) -> str:
@@ -271,13 +336,10 @@ class Site:
     async def api_body(self, request: Request, field: str) -> tuple[str, str | None] | Response:
         if self.limited(request):
             return api_error(429, "too many requests: try again in a minute")
-        try:
-            raw = await read_body(request)
-        except TooLarge:
-            return api_error(413, "request body too large (at most 64 KB)")
+        raw = await read_body(request)
         try:
             data = json.loads(raw.decode("utf-8", errors="replace") or "null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested a thousand deep
             return api_error(400, "the body is not valid JSON")
         if not isinstance(data, dict) or not isinstance(data.get(field), str):
             return api_error(400, f"expected a JSON object with a string field {field!r}")
@@ -287,7 +349,20 @@ class Site:
         return valid_text(data[field])[:MAX_TEXT], languages.normalize_code(lang) if lang else None
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "topics": len(self.kb.topics)})
+        """{"ok", "topics", "store": {"queue", "failing", "last_error", "last_error_at"}}; 503 while writes fail."""
+        store = self.store.status()
+        ok = not store["failing"]
+        return JSONResponse({"ok": ok, "topics": len(self.kb.topics), "store": store}, status_code=200 if ok else 503)
+
+    async def on_body_refused(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BodyRefused)
+        if request.url.path.startswith("/api/"):
+            return api_error(exc.status, exc.message)
+        return PlainTextResponse(exc.message, status_code=exc.status)
+
+    async def on_store_unavailable(self, request: Request, exc: Exception) -> Response:
+        log.warning("a reply was refused: the database could not save it (%s)", exc)
+        return self.refusal(request, 503, "web_not_saved")
 
 
 _NUMBERED = re.compile(r"^\s*\d+[.、)]\s*")
@@ -333,11 +408,14 @@ async def read_body(request: Request) -> bytes:
     if length and length.isdigit() and int(length) > MAX_BODY:
         raise TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise TooLarge
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the server for sending too slowly
+        raise ClientGone from None
     return b"".join(chunks)
 
 
@@ -349,8 +427,9 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v for k, v in parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)}
 
 
-def security_headers(app):
+def security_headers(app, hsts: bool = False):
     """ASGI middleware: the CSP and friends on every response that has no headers of its own."""
+    extra = dict(SECURITY_HEADERS, **({HSTS[0]: HSTS[1]} if hsts else {}))
 
     async def wrapped(scope, receive, send):
         if scope["type"] != "http":
@@ -360,7 +439,7 @@ def security_headers(app):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in extra.items():
                     if name.lower().encode() not in present:
                         headers.append((name.lower().encode(), value.encode()))
                 message = {**message, "headers": headers}
@@ -371,10 +450,47 @@ def security_headers(app):
     return wrapped
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(headers: Headers, public_url: str) -> bool:
+    """Whether a browser sent this request from another site (a forged vote or question).
+
+    Sec-Fetch-Site when the browser sends it, else Origin; a request with neither
+    comes from no browser (curl, a script), which has no victim's cookies to abuse.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site.lower() not in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None:
+        return False
+    netloc = origin.partition("://")[2].rstrip("/").lower()
+    allowed = {headers.get("host", "").lower(), public_url.partition("://")[2].rstrip("/").lower()}
+    return not netloc or netloc not in allowed
+
+
+def refuse_cross_site(app, public_url: str, exempt: frozenset[str]):
+    """ASGI middleware: a POST (or any method that changes something) from another site gets 403."""
+
+    async def wrapped(scope, receive, send):
+        if (scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"] not in exempt
+                and cross_site(Headers(scope=scope), public_url)):
+            if scope["path"].startswith("/api/"):
+                response: Response = api_error(403, "cross-site requests are refused")
+            else:
+                response = PlainTextResponse("Cross-site requests are refused.", status_code=403)
+            return await response(scope, receive, send)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def build_app(conversation: Conversation, settings: WebSettings | None = None, wechat=None,
               telegram_routes: list[Route] | None = None, lifespan=None) -> Any:
     """The ASGI application: pages, API, health, and the WeChat and Telegram endpoints when given."""
-    site = Site(conversation, settings or WebSettings())
+    settings = settings or WebSettings()
+    site = Site(conversation, settings)
     routes = [
         Route("/", site.home, methods=["GET", "HEAD"]),
         Route("/", site.ask_page, methods=["POST"]),
@@ -389,9 +505,17 @@ def build_app(conversation: Conversation, settings: WebSettings | None = None, w
         Route("/healthz", site.healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    # Servers, not browsers, post to these: each request carries its own signature or secret.
+    machine_paths = set()
     if wechat is not None:
         routes.append(Route("/wechat", wechat, methods=["GET", "POST"]))
-    routes += telegram_routes or []
-    app = Starlette(routes=routes, lifespan=lifespan)
+        machine_paths.add("/wechat")
+    for route in telegram_routes or []:
+        routes.append(route)
+        machine_paths.add(route.path)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        BodyRefused: site.on_body_refused, StoreUnavailable: site.on_store_unavailable})
     app.state.site = site
-    return security_headers(app)
+    guarded = refuse_cross_site(app, settings.public_url, frozenset(machine_paths))
+    return ClientAddress(security_headers(guarded, hsts=settings.public_url.startswith("https://")),
+                         settings.trusted_proxies)
