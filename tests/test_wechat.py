@@ -147,24 +147,88 @@ def test_server_verification_echoes_echostr_only_with_a_good_signature(wechat):
     assert good.headers["content-type"].startswith("text/plain")
     params = wechat.params(echostr="4921837465")
     bad = wechat.client.get("/wechat", params={**params, "signature": "0" * 40})
-    assert bad.status_code == 403 and "4921837465" not in bad.text
+    assert bad.status_code == 400 and "4921837465" not in bad.text
     other_token = WeChatServer(wechat.client, token="another-token").verify()
-    assert other_token.status_code == 403
-    assert wechat.client.get("/wechat", params={"echostr": "1"}).status_code == 403
+    assert other_token.status_code == 400
+    assert wechat.client.get("/wechat", params={"echostr": "1"}).status_code == 400
     # A signature is no use with another timestamp (a replayed URL with a new time).
-    assert wechat.client.get("/wechat", params={**params, "timestamp": str(int(params["timestamp"]) + 1)}).status_code == 403
+    assert wechat.client.get("/wechat", params={**params, "timestamp": str(int(params["timestamp"]) + 1)}).status_code == 400
 
 
 def test_an_unsigned_or_wrongly_signed_post_is_refused_and_not_read(wechat, store):
     xml = message_xml("oUser0001", "text", 101, Content="今天天气怎么样")
-    assert wechat.client.post("/wechat", content=xml).status_code == 403
-    assert WeChatServer(wechat.client, token="guess").post(xml).status_code == 403
+    assert wechat.client.post("/wechat", content=xml).status_code == 400
+    assert WeChatServer(wechat.client, token="guess").post(xml).status_code == 400
     params = wechat.params()
     forged = wechat.client.post("/wechat?" + urllib.parse.urlencode({**params, "nonce": params["nonce"] + "1"}),
                                 content=xml)
-    assert forged.status_code == 403
+    assert forged.status_code == 400
     store.flush()
     assert store.top_unanswered() == []
+
+
+def signed_query(timestamp: int | str, nonce: str, token: str = TOKEN, **extra: str) -> str:
+    return urllib.parse.urlencode({"signature": signature(token, str(timestamp), nonce), "timestamp": str(timestamp),
+                                   "nonce": nonce, **extra})
+
+
+def test_a_signed_url_is_good_once_and_only_near_its_time(wechat, store, kb):
+    """A captured request cannot be replayed, nor used to post another message from anyone."""
+    now = int(time.time())
+    xml = message_xml("oUser0101", "text", 7_700_001, Content="今天天气怎么样")
+    query = signed_query(now, "replay-1")
+    first = wechat.client.post("/wechat?" + query, content=xml)
+    assert wechat.reply(first)["Content"].startswith(kb.text("no_answer", "zh"))
+    # The same URL with another body: another follower, another message (the plain mode's body is not signed).
+    for sender in ("oForged01", "oForged02", "oForged03"):
+        forged = wechat.client.post("/wechat?" + query, content=message_xml(sender, "text", 7_700_002,
+                                                                            Content="我家的猫不吃饭怎么办"))
+        assert forged.status_code == 400
+    # The same request again (a resend, or a replay) is answered as before, and is no new step.
+    assert wechat.client.post("/wechat?" + query, content=xml).text == first.text
+    # Signed long ago (2001), or too far from now either way: refused before anything is read.
+    for when in (978_307_200, now - 310, now + 310):
+        stale = wechat.client.post("/wechat?" + signed_query(when, f"stale-{when}"),
+                                   content=message_xml("oUser0102", "text", 7_700_003, Content="我家的猫不吃饭怎么办"))
+        assert stale.status_code == 400, when
+    assert wechat.client.get("/wechat?" + signed_query(978_307_200, "old-echo", echostr="55")).status_code == 400
+    near = wechat.client.post("/wechat?" + signed_query(now - 290, "near-1"),
+                              content=message_xml("oUser0103", "text", 7_700_004, Content="今天天气怎么样"))
+    assert near.status_code == 200
+    store.flush()
+    assert store.top_unanswered() == [("今天天气怎么样", 2)]  # the first message and the near one, nothing else
+
+
+def test_every_refusal_is_the_same_400_and_names_no_exception(conversation):
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    other_app = WeChatCrypto(TOKEN, AES_KEY, "wx0000000000000000")
+    with serve(conversation, **{"wechat.app_id": APP_ID, "wechat.encoding_aes_key": AES_KEY}) as client:
+        server = WeChatServer(client, crypto=crypto)
+        message = message_xml("oUser0104", "text", 7_800_001, Content="微信被封了怎么申诉")
+        refusals = {
+            "bad signature": client.post("/wechat?" + urllib.parse.urlencode(
+                {**server.params(), "signature": "0" * 40}), content=message),
+            "stale": client.post("/wechat?" + signed_query(978_307_200, "n1", encrypt_type="aes"), content=message),
+            "plain in encrypted mode": WeChatServer(client).post(message),
+            "bad msg_signature": client.post("/wechat?" + urllib.parse.urlencode(
+                server.params(encrypt_type="aes", msg_signature="0" * 40)),
+                content=f"<xml><Encrypt>{cdata('AAAA')}</Encrypt></xml>"),
+        }
+        for name, body in (("not base64", "%%%%"), ("not our key", "bm90IGFlcw=="),
+                           ("another AppID", xmltodict.parse(other_app.encrypt_message(message, "n", "1"))["xml"]["Encrypt"])):
+            params = server.params(encrypt_type="aes")
+            params["msg_signature"] = signature(TOKEN, params["timestamp"], params["nonce"], body)
+            refusals[name] = client.post("/wechat?" + urllib.parse.urlencode(params),
+                                         content=f"<xml><Encrypt>{cdata(body)}</Encrypt></xml>")
+        params = server.params(encrypt_type="aes")
+        envelope = xmltodict.parse(crypto.encrypt_message("<xml><a>", params["nonce"], params["timestamp"]))["xml"]
+        params["msg_signature"] = envelope["MsgSignature"]
+        refusals["not XML inside"] = client.post("/wechat?" + urllib.parse.urlencode(params),
+                                                 content=f"<xml><Encrypt>{cdata(envelope['Encrypt'])}</Encrypt></xml>")
+        answers = {name: (r.status_code, r.text) for name, r in refusals.items()}
+        assert set(answers.values()) == {(400, "invalid request")}, answers
+        # The same message, sent as WeChat sends it, is answered.
+        assert server.reply(server.post(message))["Content"].startswith("【")
 
 
 # -- what followers get ------------------------------------------------------------------------
@@ -366,7 +430,7 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         params = server.params(encrypt_type="aes", msg_signature="0" * 40)
         forged = client.post("/wechat?" + urllib.parse.urlencode(params),
                              content=f"<xml><Encrypt>{cdata('AAAA')}</Encrypt></xml>")
-        assert forged.status_code == 403
+        assert forged.status_code == 400
         params = server.params(encrypt_type="aes")
         params["msg_signature"] = signature(TOKEN, params["timestamp"], params["nonce"], "bm90IGFlcw==")
         garbled = client.post("/wechat?" + urllib.parse.urlencode(params),
@@ -376,9 +440,9 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         compatible = server.post(message_xml("oUser0020", "text", 7_300_002, Content="今天天气怎么样"),
                                  plain_beside=message_xml("oUser0020", "text", 7_300_002, Content="被封了怎么申诉"))
         assert server.reply(compatible)["Content"].startswith(kb.text("no_answer", "zh"))
-        # A plain request (no encrypt_type) is read and answered in plain.
-        plain = WeChatServer(client)
-        assert plain.text("oUser0021", "今天天气怎么样").startswith(kb.text("no_answer", "zh"))
+        # With a key set, a plain request (no encrypt_type=aes) is not read: it skips the message signature.
+        plain = WeChatServer(client).post(message_xml("oUser0021", "text", 7_300_003, Content="今天天气怎么样"))
+        assert (plain.status_code, plain.text) == (400, "invalid request")
 
 
 def test_compatible_mode_without_the_key_reads_the_plain_fields(wechat, kb):
@@ -516,7 +580,7 @@ def test_the_web_server_answers_a_signed_wechat_message_within_5_seconds(tmp_pat
         assert echo.read() == b"31415"
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/wechat?signature=bad&timestamp=1&nonce=2&echostr=31415", timeout=5)
-        assert refused.value.code == 403
+        assert refused.value.code == 400
         xml = message_xml("oProcess01", "text", 7_600_001, Content="微信被封了怎么申诉")
         request = urllib.request.Request(f"{base}/wechat?{query(openid='oProcess01')}", data=xml.encode(),
                                          headers={"Content-Type": "text/xml"})

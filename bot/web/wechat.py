@@ -4,16 +4,25 @@ WeChat signs every request with the account's Token and, in the encrypted (安�
 and compatible (兼容) modes, encrypts the body with the EncodingAESKey. A passive
 reply must come within 5 seconds and hold at most 2,048 bytes; WeChat resends a
 message it got no reply to, so replies are remembered briefly by MsgId.
+
+The URL's signature covers only its timestamp and nonce (in the plain mode not the
+body), so a signed URL is taken only within 5 minutes of its timestamp, and once:
+the same URL again with another body is refused. With a key set, only encrypted
+messages are read. Every refusal is the same "400 invalid request", whatever the
+reason (the log says which), so that it tells a prober nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import logging
 import re
 import time
 from typing import Any, Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from wechatpy import parse_message
@@ -28,6 +37,7 @@ from ..config import Config
 from ..conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, Conversation, NoAnswer, Notice, Reply
 from ..errors import UserError
 from ..ratelimit import RateLimiter
+from ..store import StoreUnavailable
 from ..render import (
     fit_utf8,
     render_card_short_text,
@@ -38,7 +48,7 @@ from ..render import (
     render_verdict_text,
 )
 from ..utf8 import valid_text
-from .app import MAX_TEXT, TooLarge, read_body
+from .app import MAX_TEXT, SAVE_TIMEOUT, BodyRefused, TooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,10 @@ MAX_FLAGS = 3  # red flags quoted in a verdict; the strongest come first
 # long enough to answer every resend, and the map is bounded whatever the traffic.
 RETRY_WINDOW = 60.0
 RETRY_MEMORY = 4096
+# A signed URL is taken within this many seconds of its timestamp, either way, and once:
+# its nonce is remembered (with the body it came with) for twice as long.
+TIMESTAMP_WINDOW = 300
+NONCE_MEMORY = 50_000
 SUCCESS = "success"  # the body that tells WeChat "received, no reply" (it then never resends)
 # Events that greet; events that no person sent (a reply would arrive out of the blue).
 WELCOME_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product", "scan"})
@@ -72,6 +86,11 @@ class Malformed(Exception):
     """A body WeChat would never send: not XML, not a message, or fields of the wrong shape."""
 
 
+def refused() -> Response:
+    """The one answer to every request that is not read, whatever the reason."""
+    return PlainTextResponse("invalid request", status_code=400)
+
+
 def wechat_endpoint(conversation: Conversation, config: Config,
                     public_url: str) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of /wechat (GET: server verification, POST: messages)."""
@@ -82,7 +101,7 @@ class WeChatChannel:
     """One Official Account's messages, answered from one Conversation."""
 
     def __init__(self, conversation: Conversation, config: Config, public_url: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         self.conversation = conversation
         self.kb = conversation.kb
         self.token = config["wechat.token"]
@@ -91,6 +110,9 @@ class WeChatChannel:
         self.crypto = _crypto(self.token, config["wechat.encoding_aes_key"], config["wechat.app_id"])
         self.public_url = public_url.rstrip("/")
         self.replies: ExpiringLRU[tuple, str] = ExpiringLRU(RETRY_MEMORY, RETRY_WINDOW, clock)
+        self.nonces: ExpiringLRU[tuple[str, str], bytes] = ExpiringLRU(NONCE_MEMORY, 2 * TIMESTAMP_WINDOW, clock)
+        self.wall_clock = wall_clock
+        self._answering: dict[tuple, asyncio.Future] = {}  # replies being made, for a resend that comes meanwhile
         self.limiter = RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"]), clock)
         self.commands = dict(COMMAND_ALIASES)
         for key, command in COMMAND_WORDS.items():
@@ -104,22 +126,36 @@ class WeChatChannel:
         """GET: WeChat checks the server (echo `echostr`); POST: a message or event, answered in the response."""
         params = request.query_params
         if not self.signed(params):
-            return PlainTextResponse("invalid signature", status_code=403)
+            log.info("wechat: refused a request: bad signature or a timestamp more than %d s away", TIMESTAMP_WINDOW)
+            return refused()
         if request.method != "POST":
-            return PlainTextResponse(params.get("echostr", ""))
+            return PlainTextResponse(params.get("echostr", "")[:128])
         try:
             raw = await read_body(request)
         except TooLarge:
-            return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
+            return PlainTextResponse("request body too large", status_code=413)
+        except BodyRefused:
+            return refused()
+        once = (params["timestamp"], params["nonce"])
+        digest = hashlib.sha256(raw).digest()
+        seen = self.nonces.get(once)
+        if seen is not None and seen != digest:
+            log.warning("wechat: refused a signed URL used again with another body (a replay)")
+            return refused()
+        self.nonces.set(once, digest)
         encrypted = params.get("encrypt_type", "").lower() == "aes"
+        if self.crypto is not None and not encrypted:
+            log.warning("wechat: refused a plain message: with wechat.encoding_aes_key set, only encrypted ones are read")
+            return refused()
         try:
             message = self.parse(self.decrypt(raw, params) if encrypted else raw)
         except InvalidSignatureException:
-            return PlainTextResponse("invalid msg_signature", status_code=403)
+            log.info("wechat: refused a message whose msg_signature is wrong")
+            return refused()
         except Malformed as exc:
             log.info("wechat: refused a malformed message (%s)", exc)
-            return PlainTextResponse(f"malformed message: {exc}", status_code=400)
-        body = self.reply_to(message)
+            return refused()
+        body = await self.reply_async(message, again=seen is not None)
         if body == SUCCESS:
             return PlainTextResponse(SUCCESS)
         if encrypted and self.crypto is not None:
@@ -131,9 +167,12 @@ class WeChatChannel:
         return Response(body, media_type="application/xml")
 
     def signed(self, params: Any) -> bool:
-        """Whether `signature` is the SHA-1 of the Token, `timestamp` and `nonce` (WeChat signs every request so)."""
+        """Whether `signature` is the SHA-1 of the Token, `timestamp` and `nonce` (WeChat signs every request so),
+        and the timestamp within TIMESTAMP_WINDOW seconds of now."""
         signature, timestamp, nonce = (params.get(k, "") for k in ("signature", "timestamp", "nonce"))
         if not (_TIMESTAMP.fullmatch(timestamp) and _NONCE.fullmatch(nonce) and signature.isascii()):
+            return False
+        if abs(int(timestamp) - self.wall_clock()) > TIMESTAMP_WINDOW:
             return False
         signer = WeChatSigner()
         signer.add_data(self.token, timestamp, nonce)
@@ -157,6 +196,8 @@ class WeChatChannel:
         except InvalidAppIdException:
             log.warning("wechat: a message for another AppID arrived: check wechat.app_id")
             raise Malformed("encrypted for another AppID") from None
+        except KeyError:  # no Encrypt field
+            raise Malformed("no Encrypt field") from None
         except Exception as exc:  # not XML, no Encrypt field, not base64, not AES with our key
             raise Malformed(f"cannot decrypt ({type(exc).__name__})") from None
 
@@ -181,16 +222,63 @@ class WeChatChannel:
 
     # -- replies -----------------------------------------------------------------------------
 
-    def reply_to(self, message: Any) -> str:
-        """The reply's XML (or "success"), the same for every resend of one message."""
-        raw = message._data
-        if raw.get("MsgId"):
-            key: tuple = ("msg", raw["FromUserName"], raw["MsgId"])
-        else:  # events have no MsgId: WeChat's own advice is sender and CreateTime
-            key = ("event", raw["FromUserName"], raw.get("CreateTime", ""), (raw.get("Event") or "").lower())
+    async def reply_async(self, message: Any, again: bool = False) -> str:
+        """reply_to() off the event loop (the conversation reads the database), sent once its writes are saved.
+
+        `again`: the same signed request came before; it gets the reply it got, and is no new step.
+        """
+        key = self.reply_key(message)
         cached = self.replies.get(key)
         if cached is not None:
             return cached
+        answering = self._answering.get(key)
+        if answering is not None:  # a resend while the first is being answered: the same reply
+            return await asyncio.shield(answering)
+        if again:
+            return SUCCESS
+        future = asyncio.get_running_loop().create_future()
+        self._answering[key] = future
+        try:
+            body = await run_in_threadpool(self.make_reply, message)
+            try:
+                store = self.conversation.store
+                await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
+                self.replies.set(key, body)
+            except (StoreUnavailable, asyncio.TimeoutError) as exc:
+                # Not remembered: a resend is answered afresh, and the follower is told.
+                log.warning("wechat: a reply was not saved (%s)", exc or "time-out")
+                raw = message._data
+                body = self.text_reply(message, self.kb.text("web_not_saved",
+                                                             self.conversation.language("wx:" + raw["FromUserName"])))
+            future.set_result(body)
+            return body
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a failure here is not also "never retrieved"
+            raise
+        finally:
+            self._answering.pop(key, None)
+
+    def reply_key(self, message: Any) -> tuple:
+        raw = message._data
+        if raw.get("MsgId"):
+            return ("msg", raw["FromUserName"], raw["MsgId"])
+        # Events have no MsgId: WeChat's own advice is sender and CreateTime.
+        return ("event", raw["FromUserName"], raw.get("CreateTime", ""), (raw.get("Event") or "").lower())
+
+    def reply_to(self, message: Any) -> str:
+        """The reply's XML (or "success"), the same for every resend of one message."""
+        key = self.reply_key(message)
+        cached = self.replies.get(key)
+        if cached is not None:
+            return cached
+        body = self.make_reply(message)
+        self.replies.set(key, body)
+        return body
+
+    def make_reply(self, message: Any) -> str:
+        """A new reply's XML (or "success"); a failure is logged and answered "success"."""
+        raw = message._data
         started = time.monotonic()
         try:
             body = self.answer(message)
@@ -201,7 +289,6 @@ class WeChatChannel:
         elapsed = time.monotonic() - started
         if elapsed > 2.0:
             log.warning("wechat: a reply took %.1f s (WeChat waits 5 s)", elapsed)
-        self.replies.set(key, body)
         return body
 
     def answer(self, message: Any) -> str:
