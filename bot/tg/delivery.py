@@ -28,6 +28,8 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 
+from ..cache import ExpiringLRU
+
 log = logging.getLogger(__name__)
 
 # Each getUpdates returns what is not confirmed yet, from the lowest unfinished
@@ -40,6 +42,13 @@ BUSY_POLL_INTERVAL = 0.25  # seconds between fetches while earlier updates are s
 SHUTDOWN_GRACE = 30.0  # seconds a stop waits for updates being handled
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "inline_query", "my_chat_member")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Update ids handled lately: Telegram never sends one again once it is confirmed, so one
+# that comes again is a replay (someone holding the webhook's secret) and is not handled.
+# Telegram keeps an unconfirmed update for a day.
+HANDLED_MEMORY = 20_000
+HANDLED_TTL = 24 * 3600.0
+# A webhook request's body: an update is a few KB (a 4,096-character message and a quoted one).
+MAX_UPDATE_BYTES = 256 * 1024
 
 
 def sender_key(update: Update) -> Hashable:
@@ -62,6 +71,7 @@ class OrderedDispatcher:
         self._lines: dict[Hashable, deque[tuple[Update, asyncio.Future]]] = {}  # waiting behind the running one
         self._futures: dict[int, asyncio.Future] = {}  # update id -> done when handled
         self._tasks: set[asyncio.Task] = set()
+        self._handled: ExpiringLRU[int, bool] = ExpiringLRU(HANDLED_MEMORY, HANDLED_TTL)
         self._accepting = True
         self.changed = asyncio.Event()
 
@@ -78,6 +88,9 @@ class OrderedDispatcher:
         if existing is not None:  # Telegram re-sent an update still being handled
             return existing
         future = asyncio.get_running_loop().create_future()
+        if update.update_id in self._handled:  # handled already: confirmed again, not handled twice
+            future.set_result(None)
+            return future
         self._futures[update.update_id] = future
         key = sender_key(update)
         line = self._lines.get(key)
@@ -119,6 +132,7 @@ class OrderedDispatcher:
 
     def _finish(self, update_id: int, future: asyncio.Future) -> None:
         self._futures.pop(update_id, None)
+        self._handled.set(update_id, True)
         if not future.done():
             future.set_result(None)
 
@@ -235,7 +249,8 @@ async def serve_webhook(application: Application, stop: asyncio.Event, listen: s
             self.set_status(200)
 
     app = tornado.web.Application([(rf"/{url_path}/?", WebhookHandler)])
-    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server = tornado.httpserver.HTTPServer(app, xheaders=True, max_body_size=MAX_UPDATE_BYTES,
+                                           idle_connection_timeout=60, body_timeout=20)
     server.listen(port, address=listen)
     try:
         await bot.set_webhook(url=webhook_url, secret_token=secret_token, allowed_updates=list(ALLOWED_UPDATES),

@@ -402,16 +402,16 @@ def accepted_language(header: str) -> str:
     return languages.DEFAULT
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused past MAX_BODY bytes without reading it all."""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused past `limit` bytes without reading it all."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
+    if length and length.isdigit() and int(length) > limit:
         raise TooLarge
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > limit:
                 raise TooLarge
             chunks.append(chunk)
     except ClientDisconnect:  # gone, or cut off by the server for sending too slowly

@@ -2,8 +2,10 @@
 
 python-telegram-bot's Application runs without an updater; Telegram posts each
 update to the webhook path of `telegram.webhook.url`, the request is checked
-against the secret token, handed to the same ordered dispatcher polling uses,
-and answered once the update is handled (so Telegram resends it after a crash).
+against the secret token (its body is then read, up to 256 KB), handed to the same
+ordered dispatcher polling uses, and answered once the update is handled and what
+it changed is saved (so Telegram resends it after a crash). An update id handled
+already is confirmed again without being handled twice.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..checker import MessageChecker
 from ..config import Config
 from ..errors import UserError
 from ..matcher import Matcher
-from ..store import Store
+from ..store import Store, StoreUnavailable
+from .app import SAVE_TIMEOUT, BodyRefused, read_body
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 def telegram_webhook(config: Config, matcher: Matcher, store: Store, checker: MessageChecker) -> tuple[list[Route], Any]:
     """The /telegram route and the lifespan that starts and stops the Application with the web server."""
     from ..tg.app import build_application
-    from ..tg.delivery import ALLOWED_UPDATES, SECRET_HEADER, OrderedDispatcher
+    from ..tg.delivery import ALLOWED_UPDATES, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher
 
     url = config["telegram.webhook.url"]
     secret = config["telegram.webhook.secret_token"]
@@ -57,13 +60,26 @@ def telegram_webhook(config: Config, matcher: Matcher, store: Store, checker: Me
         if dispatcher is None:
             return Response(status_code=503)  # not started yet, or stopping: Telegram sends it again
         try:
-            update = Update.de_json(json.loads(await request.body()), application.bot)
-        except Exception:  # noqa: BLE001 - not an update: refuse it, do not crash
+            raw = await read_body(request, MAX_UPDATE_BYTES)
+        except BodyRefused as refused:
+            return Response(status_code=refused.status)
+        try:
+            update = Update.de_json(json.loads(raw), application.bot)
+        except Exception:  # noqa: BLE001 - not an update (RecursionError included): refuse it, do not crash
             return Response(status_code=400)
+        # As polling logs what getUpdates returns: every update at DEBUG (masked like every line).
+        log.debug("webhook update: %s", update.to_dict())
         try:
             await dispatcher.submit(update)
         except asyncio.CancelledError:
             return Response(status_code=503)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
+        except (StoreUnavailable, asyncio.TimeoutError) as exc:
+            # The reply went out; asking Telegram to resend would send it twice. The writes stay
+            # queued and are tried again (/healthz shows it).
+            log.warning("update %s was handled but its writes are not saved yet (%s)", update.update_id,
+                        exc or "time-out")
         return Response(status_code=200)
 
     @contextlib.asynccontextmanager
