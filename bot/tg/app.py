@@ -27,7 +27,7 @@ from ..config import Config, require_token
 from ..errors import UserError
 from ..checker import MessageChecker
 from ..matcher import Matcher, load_matcher
-from ..privacy import MaskPersonalData
+from .. import logs
 from ..store import Store
 from ..utf8 import valid_text
 from . import banned, buttons, checks, groups, guard, inline, private
@@ -228,34 +228,15 @@ class _QuietNetworkErrors(logging.Filter):
         return True
 
 
-class _RedactToken(logging.Filter):
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
-
-
-def setup_logging(level: str, token: str) -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
-    # httpx logs every request URL, and a Bot API URL contains the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_QuietNetworkErrors())
-        handler.addFilter(_RedactToken(token))
-        # Last: it also turns tracebacks into masked text. At DEBUG, PTB logs every update.
-        handler.addFilter(MaskPersonalData())
+def setup_logging(level: str, token: str, *secrets: str) -> None:
+    """The shared set-up (bot/logs.py), with network errors' tracebacks left out."""
+    logs.setup_logging(level, (token, *secrets), filters=(_QuietNetworkErrors(),))
 
 
 def run(config: Config) -> None:
     """Run the bot until SIGINT or SIGTERM; updates by polling, or by webhook with a secret."""
     token = require_token(config)
-    setup_logging(config["logging.level"], token)
+    setup_logging(config["logging.level"], token, config["telegram.webhook.secret_token"])
     webhook = None
     if config["telegram.mode"] == "webhook":
         if not config["telegram.webhook.url"]:
