@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import resource
 from collections import OrderedDict
 from typing import Any
@@ -28,8 +29,11 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_FORWARDED_CHARS = 512
 MAX_FORWARDED_HOPS = 8
 MAX_KEY_CHARS = 64
-# Descriptors kept for the database, log files, Telegram's connections and the listening socket.
-RESERVED_DESCRIPTORS = 64
+# Descriptors kept free beside those open at start: the database's files, Telegram's
+# connections, and bursts of accepts: the event loop accepts up to BACKLOG connections at
+# once, and a second burst may come before the first has closed the longest-idle ones.
+RESERVED_DESCRIPTORS = 32
+BACKLOG = 64
 
 
 class TrustedProxies:
@@ -210,6 +214,14 @@ def raise_descriptor_limit() -> int:
     return soft
 
 
-def connection_cap(wanted: int, descriptors: int) -> int:
-    """Connections the server may hold: what the config asks, within the descriptors there are."""
-    return max(16, min(wanted, descriptors - RESERVED_DESCRIPTORS))
+def open_descriptors() -> int:
+    """Files this process has open now (0 where the system does not say)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def connection_cap(wanted: int, descriptors: int, in_use: int = 0) -> int:
+    """Connections the server may hold: what the config asks, within the descriptors still free."""
+    return max(16, min(wanted, descriptors - in_use - RESERVED_DESCRIPTORS - 2 * BACKLOG))

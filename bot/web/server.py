@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import socket
 import sys
 from typing import TextIO
 
+from .. import logs
 from ..checker import MessageChecker
 from ..config import Config
 from ..conversation import Conversation
@@ -15,50 +17,93 @@ from ..errors import UserError
 from ..matcher import load_matcher
 from ..store import Store
 from .app import WebSettings, build_app
+from .limits import BACKLOG, ConnectionGuard, connection_cap, open_descriptors, raise_descriptor_limit
+
+log = logging.getLogger(__name__)
+# Bytes of a request's line and headers (h11 refuses more with a 400).
+MAX_HEAD_BYTES = 16 * 1024
+SHUTDOWN_GRACE = 10  # seconds a stop waits for requests in progress
 
 
 def build_from_config(config: Config):
     """The ASGI app and the store it writes to (the caller closes it)."""
+    token = config["telegram.token"]
+    voter_key = b""
+    if token and config["telegram.mode"] == "webhook":
+        from ..tg.app import voter_key as telegram_voter_key
+
+        voter_key = telegram_voter_key(token)  # as `run` hashes voters: one person is one voter in both
     # The database first: a storage problem is one line before the models take a second to load.
-    store = Store(config["storage.path"], retention_days=config["storage.retention_days"])
-    matcher = load_matcher(config["knowledge.dir"] or None)
-    checker = MessageChecker(matcher.kb, matcher.normaliser)
-    conversation = Conversation(matcher, checker, store)
-    public_url = config["web.public_url"].rstrip("/")
-    if public_url and not public_url.startswith(("https://", "http://")):
-        raise UserError(f"web.public_url must start with https:// (got {public_url!r})")
-    settings = WebSettings(
-        public_url=public_url,
-        rate_requests=config["web.rate_limit.requests"],
-        rate_window=float(config["web.rate_limit.window_seconds"]),
-        secure_cookies=public_url.startswith("https://"),
-    )
-    wechat = None
-    if config["wechat.token"]:
-        from .wechat import wechat_endpoint
+    store = Store(config["storage.path"], retention_days=config["storage.retention_days"], voter_key=voter_key)
+    try:
+        matcher = load_matcher(config["knowledge.dir"] or None)
+        checker = MessageChecker(matcher.kb, matcher.normaliser)
+        conversation = Conversation(matcher, checker, store)
+        public_url = config["web.public_url"].rstrip("/")
+        if public_url and not public_url.startswith(("https://", "http://")):
+            raise UserError(f"web.public_url must start with https:// (got {public_url!r})")
+        settings = WebSettings(
+            public_url=public_url,
+            rate_requests=config["web.rate_limit.requests"],
+            rate_window=float(config["web.rate_limit.window_seconds"]),
+            secure_cookies=public_url.startswith("https://"),
+            trusted_proxies=config["web.forwarded_allow_ips"],
+        )
+        wechat = None
+        if config["wechat.token"]:
+            from .wechat import wechat_endpoint
 
-        wechat = wechat_endpoint(conversation, config, public_url)
-    telegram_routes, lifespan = [], None
-    if config["telegram.token"] and config["telegram.mode"] == "webhook":
-        from .telegram import telegram_webhook
+            wechat = wechat_endpoint(conversation, config, public_url)
+        telegram_routes, lifespan = [], None
+        if token and config["telegram.mode"] == "webhook":
+            from .telegram import telegram_webhook
 
-        telegram_routes, lifespan = telegram_webhook(config, matcher, store, checker)
-    return build_app(conversation, settings, wechat, telegram_routes, lifespan), store
+            telegram_routes, lifespan = telegram_webhook(config, matcher, store, checker)
+        return build_app(conversation, settings, wechat, telegram_routes, lifespan), store
+    except BaseException:
+        store.close()
+        raise
+
+
+def setup_logging(config: Config) -> None:
+    """The configured level, personal data masked and every secret of the config redacted."""
+    logs.setup_logging(config["logging.level"], (config["telegram.token"], config["telegram.webhook.secret_token"],
+                                                 config["wechat.token"], config["wechat.encoding_aes_key"]))
+    # uvicorn's own lines (start, stop, refused requests) at INFO and above, through the same filters.
+    level = logging.getLevelName(config["logging.level"])
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
 
 
 def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> None:
     """Serve until Ctrl-C or SIGTERM."""
     import uvicorn
 
+    setup_logging(config)
     _check_port_free(host, port)
+    descriptors = raise_descriptor_limit()
     app, store = build_from_config(config)
     try:
+        guard = ConnectionGuard(
+            max_connections=connection_cap(config["web.max_connections"], descriptors, open_descriptors()),
+            head_timeout=float(config["web.header_timeout_seconds"]),
+            body_timeout=float(config["web.body_timeout_seconds"]),
+        )
         shown = f"[{host}]" if ":" in host else host
         out.write(f"The bot's web page: http://{shown}:{port}/   (Ctrl-C stops it)\n")
         out.flush()
+        log.info("open-file limit %d: at most %d connections, %d s for headers, %d s for a body", descriptors,
+                 guard.max_connections, guard.head_timeout, guard.body_timeout)
         server = uvicorn.Server(uvicorn.Config(
-            app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=config["web.forwarded_allow_ips"],
-            server_header=False, log_level="warning", access_log=False))
+            app, host=host, port=port, http=guard.protocol(),
+            # The client's address comes from ClientAddress (bot/web/limits.py), which checks it.
+            proxy_headers=False,
+            # No limit_concurrency: uvicorn's answers 503 to everyone once that many connections
+            # are open, idle ones included, which is the attack itself; the guard's cap closes
+            # the longest-idle connection instead, and the deadlines bound the busy ones.
+            timeout_keep_alive=config["web.keep_alive_seconds"], h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+            backlog=BACKLOG, timeout_graceful_shutdown=SHUTDOWN_GRACE, server_header=False, log_config=None,
+            access_log=False))
         # uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again
         # for the handler that was there before it: here, one that lets the command
         # end normally (exit status 0) once the store is closed.
