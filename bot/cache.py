@@ -38,9 +38,17 @@ class ExpiringLRU(Generic[K, V]):
         return self.get(key, _MISSING) is not _MISSING  # type: ignore[arg-type]
 
     def set(self, key: K, value: V) -> None:
-        self._items[key] = (self.clock() + self.ttl, value)
+        now = self.clock()
+        self._items[key] = (now + self.ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+        # Expired entries at the old end go now, not when the cache is full: memory follows
+        # the last `ttl` seconds of traffic, not `max_size` (each set removes at most what it adds, amortized).
+        while self._items:
+            expires, _ = next(iter(self._items.values()))
+            if expires > now:
+                break
             self._items.popitem(last=False)
 
     def pop(self, key: K, default: V | None = None) -> V | None:
