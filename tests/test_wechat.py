@@ -595,3 +595,31 @@ def test_the_web_server_answers_a_signed_wechat_message_within_5_seconds(tmp_pat
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert "Traceback" not in err.decode()
+
+
+def test_a_step_that_cannot_be_saved_is_not_confirmed_and_a_resend_is_answered_afresh(matcher, checker, tmp_path, kb):
+    from .test_web_abuse import FullDisk
+
+    store = FullDisk(tmp_path / "full.sqlite3")
+    try:
+        with serve(Conversation(matcher, checker, store)) as client:
+            server = WeChatServer(client)
+            assert server.text("oDisk0000", "被封清单").startswith(kb.text("banned_ask_platform", "zh"))
+            store.fill()
+            not_saved = kb.text("web_not_saved", "zh")
+            for i in range(1, 400):  # until a step needs a page the database may not have
+                xml = message_xml(f"oDisk{i:04d}", "text", 7_900_000 + i, Content="被封清单")
+                reply = server.reply(server.post(xml))["Content"]
+                if reply == not_saved:
+                    break
+            assert reply == not_saved, "the database never filled up: the test proves nothing"
+            store.writer_db.execute("PRAGMA max_page_count = 1073741823")  # room again
+            deadline = time.monotonic() + 30
+            while store.status()["failing"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            store.confirmation().result(timeout=20)
+            # WeChat resends a message whose reply was "not saved": it is answered, not replayed from memory.
+            assert server.reply(server.post(xml))["Content"].startswith(kb.text("banned_ask_platform", "zh"))
+    finally:
+        store.writer_db.execute("PRAGMA max_page_count = 1073741823")
+        store.close()

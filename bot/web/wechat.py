@@ -247,9 +247,7 @@ class WeChatChannel:
             except (StoreUnavailable, asyncio.TimeoutError) as exc:
                 # Not remembered: a resend is answered afresh, and the follower is told.
                 log.warning("wechat: a reply was not saved (%s)", exc or "time-out")
-                raw = message._data
-                body = self.text_reply(message, self.kb.text("web_not_saved",
-                                                             self.conversation.language("wx:" + raw["FromUserName"])))
+                body = self.not_saved(message)
             future.set_result(body)
             return body
         except BaseException as exc:
@@ -282,6 +280,9 @@ class WeChatChannel:
         started = time.monotonic()
         try:
             body = self.answer(message)
+        except StoreUnavailable as exc:  # too many writes waiting for the database: say so, no traceback
+            log.warning("wechat: a message was not answered: %s", exc)
+            body = self.not_saved(message)
         except Exception:
             # "success" so that WeChat does not resend a message that fails every time.
             log.exception("wechat: could not answer a %s message", raw.get("MsgType"))
@@ -290,6 +291,11 @@ class WeChatChannel:
         if elapsed > 2.0:
             log.warning("wechat: a reply took %.1f s (WeChat waits 5 s)", elapsed)
         return body
+
+    def not_saved(self, message: Any) -> str:
+        """The reply that says what the follower sent could not be saved just now."""
+        lang = self.conversation.language("wx:" + message._data["FromUserName"])
+        return self.text_reply(message, self.kb.text("web_not_saved", lang))
 
     def answer(self, message: Any) -> str:
         raw = message._data
