@@ -69,10 +69,10 @@ def setup_logging(config: Config) -> None:
     """The configured level, personal data masked and every secret of the config redacted."""
     logs.setup_logging(config["logging.level"], (config["telegram.token"], config["telegram.webhook.secret_token"],
                                                  config["wechat.token"], config["wechat.encoding_aes_key"]))
-    # uvicorn's own lines (start, stop, refused requests) at INFO and above, through the same filters.
+    # uvicorn's own lines go through the same filters; its start and stop chatter only at DEBUG.
     level = logging.getLevelName(config["logging.level"])
     for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).setLevel(max(level, logging.INFO))
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else max(level, logging.WARNING))
 
 
 def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> None:
@@ -92,8 +92,9 @@ def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> Non
         shown = f"[{host}]" if ":" in host else host
         out.write(f"The bot's web page: http://{shown}:{port}/   (Ctrl-C stops it)\n")
         out.flush()
-        log.info("open-file limit %d: at most %d connections, %d s for headers, %d s for a body", descriptors,
-                 guard.max_connections, guard.head_timeout, guard.body_timeout)
+        # Numbers with thousands separators: a bare run of five digits is masked as personal data.
+        log.info("open-file limit %s: at most %s connections, %d s for headers, %d s for a body",
+                 f"{descriptors:,}", f"{guard.max_connections:,}", guard.head_timeout, guard.body_timeout)
         server = uvicorn.Server(uvicorn.Config(
             app, host=host, port=port, http=guard.protocol(),
             # The client's address comes from ClientAddress (bot/web/limits.py), which checks it.
