@@ -100,6 +100,7 @@ class Store:
         try:
             self._db = self._open()
             secret = self._secret("store")
+            self._prune(self._db, time.time())  # retention first, before anything is read
             self._db.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"{self.path}: cannot open the database: {_reason(exc)}") from None
@@ -269,7 +270,7 @@ class Store:
 
     def _write_loop(self) -> None:
         db = self._connect()
-        next_prune = 0.0
+        next_prune = time.monotonic() + PRUNE_INTERVAL  # the first ran at start
         retry = RETRY_DELAY
         try:
             while True:

@@ -148,12 +148,11 @@ def test_settings_nobody_used_for_the_retention_period_are_deleted(tmp_path):
     for key in ("lang:1", "lang:2", "lang:wx:o1", "guard:-100", "guard:-200"):
         store.put(key, "on")
     store.close()
-    old = time.time() - 91 * 86400
-    db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
-    db.execute("UPDATE kv SET at = ?", (old,))
-    db.close()
     again = Store(tmp_path / "db.sqlite3", retention_days=90)
     try:
+        db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+        db.execute("UPDATE kv SET at = ?", (time.time() - 91 * 86400,))  # last written 91 days ago
+        db.close()
         # Still in use: a language and a group's guard read since.
         assert again.get("lang:2") == "on" and again.get("guard:-200") == "on"
         again.flush()
@@ -162,4 +161,3 @@ def test_settings_nobody_used_for_the_retention_period_are_deleted(tmp_path):
         assert left == {"lang:2", "guard:-200"}
     finally:
         again.close()
-

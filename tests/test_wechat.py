@@ -228,7 +228,7 @@ def test_every_refusal_is_the_same_400_and_names_no_exception(conversation):
         answers = {name: (r.status_code, r.text) for name, r in refusals.items()}
         assert set(answers.values()) == {(400, "invalid request")}, answers
         # The same message, sent as WeChat sends it, is answered.
-        assert server.reply(server.post(message))["Content"].startswith("【")
+        assert f"{PUBLIC}/t/ban-appeal" in server.reply(server.post(message))["Content"]
 
 
 # -- what followers get ------------------------------------------------------------------------
