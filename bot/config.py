@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.port", int, 8080, "Port the web page listens on."),
     Setting("web.public_url", str, "", "The page's public address (https://…), for links in WeChat replies and share links; empty: none."),
     Setting("web.forwarded_allow_ips", str, "127.0.0.1", "Proxies whose X-Forwarded-For is read for the client address (addresses or networks, comma-separated)."),
-    Setting("web.max_connections", int, 1000, "Connections held open at once; past it the longest-idle one is closed (never more than the open-file limit allows)."),
+    Setting("web.max_connections", int, 4096, "Connections held open at once; past it the longest-idle one is closed (never more than the open-file limit allows)."),
     Setting("web.header_timeout_seconds", int, 10, "Seconds a client has to send a request's headers, from connecting or from the last response."),
     Setting("web.body_timeout_seconds", int, 20, "Seconds a client has to send a request's body once its headers are in."),
     Setting("web.keep_alive_seconds", int, 5, "Seconds an idle keep-alive connection is kept open."),
