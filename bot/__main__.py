@@ -40,7 +40,7 @@ def match_as_text(kb: KnowledgeBase, match: Match, lang: str | None) -> str:
     answer_lang = lang or match.lang
     first = match_first(kb, match, answer_lang)
     if match.decision == "none" or match.topic is None:
-        fallback = next((f for f in kb.fallbacks if f.id == match.fallback), None)
+        fallback = kb.fallbacks.get(match.fallback)
         return first + "\n\n" + render_none_text(kb, answer_lang, fallback)
     card = first + "\n\n" + render_card_text(kb, kb.topics[match.topic], answer_lang)
     if match.decision == "suggest":

@@ -261,7 +261,7 @@ class Conversation:
         if match.decision == "suggest" and match.topic:
             return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
         self.store.record_unanswered(text, match.lang)
-        return NoAnswer(lang, next((f for f in kb.fallbacks if f.id == match.fallback), None))
+        return NoAnswer(lang, kb.fallbacks.get(match.fallback))
 
     def offer(self, user: str, topic_ids: list[str], lang: str, situation: str | None = None) -> Choices:
         """Topics to choose from (did you mean, a menu); a bare number then picks one.

@@ -298,10 +298,36 @@ class Fallback:
     problems: tuple[re.Pattern[str], ...]
     first: Localized
     answer: Localized
+    overrules_cards: bool = False  # applies even where a card of Fallbacks.themes matched
 
     def applies(self, norm: str) -> bool:
         """True when a normalised question names one of its platforms and one of its problems."""
         return any(p.search(norm) for p in self.platforms) and any(p.search(norm) for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Fallbacks:
+    """fallbacks.yaml: the fallbacks, the platforms the cards are about, and the themes a fallback may overrule."""
+
+    entries: tuple[Fallback, ...] = ()
+    own_platforms: tuple[re.Pattern[str], ...] = ()
+    themes: frozenset[str] = frozenset()
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def for_question(self, norm: str, overruling: bool = False) -> Fallback | None:
+        """The fallback for a normalised question, or None (always None when it names one of our platforms).
+
+        `overruling`: a card matched, and only a fallback that overrules cards may replace it.
+        """
+        if any(p.search(norm) for p in self.own_platforms):
+            return None
+        found = next((f for f in self.entries if f.applies(norm)), None)
+        return found if found is not None and (found.overrules_cards or not overruling) else None
+
+    def get(self, fallback_id: str | None) -> Fallback | None:
+        return next((f for f in self.entries if f.id == fallback_id), None)
 
 
 @dataclass(frozen=True)
@@ -329,7 +355,7 @@ class KnowledgeBase:
     red_flags: RedFlags = field(default_factory=RedFlags)
     messages: tuple[LabelledMessage, ...] = ()  # the scam checker's training data
     situation_kinds: dict[str, SituationKind] = field(default_factory=dict)
-    fallbacks: tuple[Fallback, ...] = ()
+    fallbacks: "Fallbacks" = field(default_factory=lambda: Fallbacks())
 
     @property
     def userdict(self) -> Path:
@@ -862,6 +888,7 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
 
 
 FALLBACK_FIELDS = ("id", "platforms", "problems", "first", "answer")
+FALLBACK_OPTIONAL = ("overrules_cards",)
 
 
 def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[str, int] | None = None) -> Localized | None:
@@ -875,13 +902,30 @@ def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[
     return Localized(value["zh"].strip(), value["en"].strip())
 
 
-def _load_fallbacks(root: Path, problems: list[str]) -> tuple[Fallback, ...]:
-    reader, items = _read_list(root, "fallbacks.yaml", "fallbacks", "{id, platforms, problems, first, answer}", problems)
+def _load_fallbacks(root: Path, themes: set[str], problems: list[str]) -> Fallbacks:
+    reader, data = _read_optional(root, "fallbacks.yaml", problems)
+    items = data.get("fallbacks") if isinstance(data, dict) else None
+    if data is not None and (not isinstance(items, list) or not items):
+        problems.append(f"{reader.where('fallbacks')}: field 'fallbacks': must be a non-empty list of "
+                        "{id, platforms, problems, first, answer}")
+    own: tuple[re.Pattern[str], ...] = ()
+    overruled: list[str] = []
+    if isinstance(data, dict):
+        for key in data:
+            if key not in ("fallbacks", "own_platforms", "themes"):
+                problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+        own = _compile_patterns(data.get("own_platforms"), f"{reader.where('own_platforms')}: field 'own_platforms'", problems)
+        overruled = data.get("themes") if isinstance(data.get("themes"), list) else []
+        for theme in overruled:
+            if theme not in themes:
+                problems.append(f"{reader.where('themes')}: field 'themes': {theme!r} is not a theme of themes.yaml")
     out, seen = [], set()
     for i, item in enumerate(items or []):
         where = f"{reader.where('fallbacks')}: field 'fallbacks[{i}]'"
-        if not isinstance(item, dict) or set(item) != set(FALLBACK_FIELDS):
-            problems.append(f"{where}: needs exactly {', '.join(FALLBACK_FIELDS)}")
+        if (not isinstance(item, dict) or not set(FALLBACK_FIELDS) <= set(item)
+                or not set(item) <= set(FALLBACK_FIELDS + FALLBACK_OPTIONAL)
+                or not isinstance(item.get("overrules_cards", False), bool)):
+            problems.append(f"{where}: needs {', '.join(FALLBACK_FIELDS)} and optionally overrules_cards (true or false)")
             continue
         if not isinstance(item["id"], str) or not ID_PATTERN.match(item["id"]) or item["id"] in seen:
             problems.append(f"{where}.id: must be a unique lower-case slug")
@@ -892,8 +936,8 @@ def _load_fallbacks(root: Path, problems: list[str]) -> tuple[Fallback, ...]:
         platforms = _compile_patterns(item["platforms"], f"{where}.platforms", problems)
         problem_patterns = _compile_patterns(item["problems"], f"{where}.problems", problems)
         if first and answer and platforms and problem_patterns:
-            out.append(Fallback(item["id"], platforms, problem_patterns, first, answer))
-    return tuple(out)
+            out.append(Fallback(item["id"], platforms, problem_patterns, first, answer, item.get("overrules_cards", False)))
+    return Fallbacks(tuple(out), own, frozenset(t for t in overruled if isinstance(t, str)))
 
 
 def question_key(question: str) -> str:
@@ -962,7 +1006,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
     red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
     messages = _load_messages(root, {path.stem for path in files}, problems)
-    fallbacks = _load_fallbacks(root, problems)
+    fallbacks = _load_fallbacks(root, theme_ids, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}

@@ -179,15 +179,27 @@ class Matcher:
         situation = self.situation_of(alone.topic, norm, match.tokens)
         others = tuple(a for a in ((Alternative(match.topic, match.score),) if match.topic else ()) + match.alternatives
                        if a.topic != alone.topic)[: self.settings.max_alternatives]
-        return Match("answer", alone.topic, alone.score, others, match.lang, match.tokens, match.reject_score, situation)
+        return self._with_fallback(text, Match("answer", alone.topic, alone.score, others, match.lang, match.tokens,
+                                               match.reject_score, situation))
 
     def _with_fallback(self, text: str, match: Match) -> Match:
-        """A "none" names the honest fallback that applies (another platform's ban, a frozen bank card)."""
-        if match.decision != "none" or not self.kb.fallbacks:
+        """A "none" names the honest fallback that applies (another platform's ban, a frozen bank card).
+
+        A question that names another platform and none of ours gets its fallback
+        even where a card about WeChat and QQ accounts would have matched it.
+        """
+        fallbacks = self.kb.fallbacks
+        topic = self.kb.topics.get(match.topic or "")
+        overrulable = topic is not None and topic.theme in fallbacks.themes
+        if match.decision != "none" and not overrulable:
             return match
-        norm = self.normaliser.normalise(text)
-        found = next((f.id for f in self.kb.fallbacks if f.applies(norm)), None)
-        return replace(match, fallback=found) if found else match
+        found = fallbacks.for_question(self.normaliser.normalise(text), overruling=match.decision != "none")
+        if found is None:
+            return match
+        if match.decision == "none":
+            return replace(match, fallback=found.id)
+        ranked = (Alternative(match.topic, match.score), *match.alternatives)[: self.settings.max_alternatives]
+        return replace(match, decision="none", topic=None, situation=None, alternatives=ranked, fallback=found.id)
 
     @staticmethod
     def _last_question(text: str) -> str | None:

@@ -30,7 +30,7 @@ def match_first(kb: KnowledgeBase, match: "Match", lang: str) -> str:
     """
     topic = kb.topics.get(match.topic) if match.topic and match.decision != "none" else None
     if topic is None:
-        fallback = next((f for f in kb.fallbacks if f.id == match.fallback), None)
+        fallback = kb.fallbacks.get(match.fallback)
         return fallback.first.get(lang) if fallback else kb.text("no_answer_first", lang)
     first = topic.first_lines(match.situation).get(lang)
     if match.decision == "suggest":
@@ -133,7 +133,7 @@ def match_json(kb: KnowledgeBase, match: "Match", lang: str | None) -> dict:
     """The JSON object of one question: `ask --json` and the web API's /api/ask."""
     answer_lang = lang or match.lang
     topic = kb.topics.get(match.topic) if match.topic else None
-    fallback = next((f for f in kb.fallbacks if f.id == match.fallback), None) if topic is None else None
+    fallback = kb.fallbacks.get(match.fallback) if topic is None else None
     if topic:
         answer = topic.answer.get(answer_lang)
     else:

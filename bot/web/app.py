@@ -155,7 +155,7 @@ class Site:
         if template == "fragment.html" and page_lang and page_lang != lang and text.strip():
             # The reply would be in another language than the page around it: the script
             # sends the form again as a whole page, in the reply's language.
-            return Response(status_code=409, headers={"Content-Language": lang})
+            return Response(status_code=204, headers={"Content-Language": lang, "X-Whole-Page": "1"})
         visitor, new = self.visitor_or_new(request)
         if form.get("as") == "question":
             reply: Reply = self.conversation.question(visitor, text, lang)

@@ -28,8 +28,8 @@
       credentials: "same-origin"
     }).then(function (response) {
       // A reply, or a refusal (too many requests) as a reply; anything else: the plain form.
-      // 409: the reply is in another language than the page, so the whole page comes back in it.
-      if (!response.ok && response.status !== 429) { form.submit(); return; }
+      // X-Whole-Page: the reply is in another language than the page, so the whole page comes back in it.
+      if ((!response.ok && response.status !== 429) || response.headers.get("X-Whole-Page")) { form.submit(); return; }
       return response.text().then(function (html) {
         reply.innerHTML = html;
         form.q.blur();  // a phone's keyboard goes down, so the reply has the screen
