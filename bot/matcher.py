@@ -55,7 +55,6 @@ class MatchSettings:
     followup_share: float = 0.8  # …and this share of the scores of the topics in the running
     max_alternatives: int = 3
     situation_c: float = 10.0  # inverse regularisation of the situation model
-    situation_from: float = 0.5  # a situation's share among the topic's readers needed to be chosen
     story_from: int = 60  # characters from which a question is a story whose last question may be matched alone
 
 
@@ -151,11 +150,10 @@ class Matcher:
         columns = {c: i for i, c in enumerate(model.classes)}
         shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
         general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0
+        # The likeliest of the topic's readers (cross-validation: 87.6%, against 86.6% for
+        # a situation needing half the topic's readers' probability).
         best = max(shares, key=shares.__getitem__, default=None)
-        if best is None:
-            return None
-        total = general + sum(shares.values())
-        return best if total > 0 and shares[best] / total >= self.settings.situation_from else None
+        return best if best is not None and shares[best] > general else None
 
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.
