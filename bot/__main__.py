@@ -1,4 +1,4 @@
-"""Command line: ask, chat, eval, check (and run, stats for the Telegram bot).
+"""Command line: ask, chat, eval, check, export (and run, web, stats for the services).
 
 One place (main) maps the errors a user can cause to a one-line message and an
 exit status; a bug still shows its traceback.
@@ -162,6 +162,23 @@ def cmd_check(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_export(args, out: TextIO) -> ExitStatus:
+    from .export import export
+    from .reload import content_version
+
+    kb = load_knowledge(args.kb)
+    target = Path(args.out)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target}: exists and is not a folder")
+    try:
+        counts = export(kb, target, args.format, content_version(kb.root))
+    except OSError as exc:
+        raise UserError(f"{target}: cannot write the dataset ({exc.strerror})") from None
+    files = ", ".join(f"{name}.{args.format} ({n:,} rows)" for name, n in counts.items())
+    out.write(f"wrote {files} and README.md (the dataset card) to {target}\n")
+    return ExitStatus.OK
+
+
 def cmd_eval(args, out: TextIO) -> ExitStatus:
     from .evaluate import crossvalidate, evaluate_file
 
@@ -281,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--folds", type=int, metavar="K", help="also cross-validate the whole pipeline in K folds")
     ev.add_argument("--quiet", action="store_true", help="figures only: no misses, no confusion summary")
     ev.set_defaults(func=cmd_eval)
+
+    exp = sub.add_parser("export", help="write the knowledge base's phrasings, out-of-scope questions and labelled "
+                                        "messages as an open dataset, with its dataset card")
+    exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format (default: jsonl)")
+    exp.add_argument("--out", default="dataset", metavar="DIR", help="folder to write into (default: dataset/)")
+    exp.set_defaults(func=cmd_export)
 
     run = sub.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN or the config)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml; see config.example.yaml)")

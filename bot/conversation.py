@@ -19,6 +19,7 @@ from . import languages
 from .checker import MessageChecker, Verdict
 from .knowledge import Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
+from .reload import LiveKnowledge
 from .store import Store
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
@@ -163,22 +164,35 @@ Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, No
 
 
 class Conversation:
-    """One knowledge base's conversations with everyone, on every channel.
+    """The conversations with everyone, on every channel, over the knowledge base being served.
 
     A user is a string that is stable for a person on a channel ("123" for a
     Telegram user, "web:…" for a browser, "wx:…" for a WeChat follower).
+    `knowledge` (bot/reload.py) supplies the matcher and checker of the
+    bundle the request pinned, so a live reload never mixes two knowledge bases
+    in one reply; without it, `matcher` and `checker` are served as they are.
     """
 
-    def __init__(self, matcher: Matcher, checker: MessageChecker, store: Store,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.matcher = matcher
-        self.checker = checker
+    def __init__(self, matcher: Matcher | None, checker: MessageChecker | None, store: Store,
+                 clock: Callable[[], float] = time.time, knowledge: LiveKnowledge | None = None) -> None:
+        if knowledge is None:
+            assert matcher is not None, "a matcher or live knowledge is needed"
+            knowledge = LiveKnowledge.fixed(matcher, checker)
+        self.knowledge = knowledge
         self.store = store
         self.clock = clock
 
     @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
+
+    @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
     def text(self, key: str, lang: str) -> str:
         return self.kb.text(key, lang)

@@ -17,6 +17,7 @@ from ..checker import MessageChecker
 from ..conversation import Conversation
 from ..knowledge import KnowledgeBase, Topic
 from ..matcher import Matcher
+from ..reload import LiveKnowledge
 from ..ratelimit import RateLimiter
 from ..render import (
     render_card_html,
@@ -53,26 +54,34 @@ def callback(prefix: str, *args: str) -> str:
 class Services:
     """The bot's long-lived collaborators, stored once in application.bot_data."""
 
-    matcher: Matcher
+    knowledge: LiveKnowledge  # the knowledge bundle served (bot/reload.py); each update pins one
     store: Store
     rate_limiter: RateLimiter
-    checker: MessageChecker
     # A group gets at most this many answers a minute, under Telegram's 20, so that
     # its replies never queue behind the flood limit (and hold up other chats).
     group_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(GROUP_ANSWERS_PER_MINUTE, 60.0))
     # Per-chat knowledge of the guard: admins, the bot's own rights, the last warning.
     chat_state: ExpiringLRU[tuple, object] = field(default_factory=lambda: ExpiringLRU(20_000, 3600.0))
-    # Keyboards are immutable and the same for every user: built once (see keyboard()).
+    # Keyboards are immutable and the same for every user: built once per knowledge base (see keyboard()).
     keyboards: dict[tuple, InlineKeyboardMarkup] = field(default_factory=dict)
+    keyboards_of: KnowledgeBase | None = None
 
     conversation: Conversation = field(init=False)
 
     def __post_init__(self) -> None:
-        self.conversation = Conversation(self.matcher, self.checker, self.store)
+        self.conversation = Conversation(None, None, self.store, knowledge=self.knowledge)
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -158,6 +167,8 @@ class ReusedKeyboard(InlineKeyboardMarkup):
 
 def keyboard(svc: Services, key: tuple, build: Callable[[], InlineKeyboardMarkup]) -> InlineKeyboardMarkup:
     """A keyboard built and serialised once per knowledge base (per answer, that cost a tenth of the CPU)."""
+    if svc.keyboards_of is not svc.kb:  # a reload: titles and ids may have changed
+        svc.keyboards, svc.keyboards_of = {}, svc.kb
     markup = svc.keyboards.get(key)
     if markup is None:
         markup = svc.keyboards[key] = ReusedKeyboard(build().inline_keyboard)

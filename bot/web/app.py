@@ -32,8 +32,10 @@ from starlette.staticfiles import StaticFiles
 
 from .. import languages
 from ..conversation import PLATFORMS, REASONS, Card, Checked, Conversation, Notice, Reply
+from ..export import cards_json
 from ..knowledge import KnowledgeBase, Localized
 from ..ratelimit import RateLimiter
+from ..reload import pin_knowledge
 from ..render import match_json, reply_first, source_lines
 from ..utf8 import valid_text
 
@@ -74,7 +76,6 @@ class Site:
     def __init__(self, conversation: Conversation, settings: WebSettings) -> None:
         self.conversation = conversation
         self.settings = settings
-        self.kb: KnowledgeBase = conversation.kb
         self.limiter = RateLimiter(settings.rate_requests, settings.rate_window)
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -82,6 +83,11 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base this request pinned (bot/reload.py): a reload never changes it mid-reply."""
+        return self.conversation.kb
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -274,6 +280,17 @@ class Site:
                    "url": self.share_link(t.id)} for t in self.kb.topics.values()]
         return JSONResponse({"lang": lang, "topics": topics}, headers=SECURITY_HEADERS)
 
+    async def api_kb(self, request: Request) -> Response:
+        """GET /api/kb[?lang=]: every card as JSON (open data), with the knowledge base's version as ETag."""
+        lang = languages.normalize_code(request.query_params.get("lang"))
+        version = self.conversation.knowledge.get().version
+        etag = f'"{version}-{lang or "all"}"'
+        headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": "public, max-age=60",
+                   "Access-Control-Allow-Origin": "*"}
+        if version and request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return JSONResponse(cards_json(self.kb, version, lang, self.share_link), headers=headers)
+
     async def api_body(self, request: Request, field: str) -> tuple[str, str | None] | Response:
         if self.limited(request):
             return api_error(429, "too many requests: try again in a minute")
@@ -392,6 +409,7 @@ def build_app(conversation: Conversation, settings: WebSettings | None = None, w
         Route("/api/ask", site.api_ask, methods=["POST"]),
         Route("/api/check", site.api_check, methods=["POST"]),
         Route("/api/topics", site.api_topics, methods=["GET"]),
+        Route("/api/kb", site.api_kb, methods=["GET"]),
         Route("/healthz", site.healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -400,4 +418,5 @@ def build_app(conversation: Conversation, settings: WebSettings | None = None, w
     routes += telegram_routes or []
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.site = site
-    return security_headers(app)
+    # Outermost: a request's whole answer comes from the knowledge bundle serving when it arrived.
+    return pin_knowledge(security_headers(app), conversation.knowledge)

@@ -27,6 +27,7 @@ from ..cache import ExpiringLRU
 from ..config import Config
 from ..conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, Conversation, NoAnswer, Notice, Reply
 from ..errors import UserError
+from ..knowledge import KnowledgeBase
 from ..ratelimit import RateLimiter
 from ..render import (
     fit_utf8,
@@ -85,7 +86,6 @@ class WeChatChannel:
     def __init__(self, conversation: Conversation, config: Config, public_url: str = "",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.conversation = conversation
-        self.kb = conversation.kb
         self.token = config["wechat.token"]
         if not self.token:
             raise UserError("wechat.token is empty: set WECHAT_TOKEN to the Token of the account's server settings")
@@ -93,11 +93,25 @@ class WeChatChannel:
         self.public_url = public_url.rstrip("/")
         self.replies: ExpiringLRU[tuple, str] = ExpiringLRU(RETRY_MEMORY, RETRY_WINDOW, clock)
         self.limiter = RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"]), clock)
-        self.commands = dict(COMMAND_ALIASES)
-        for key, command in COMMAND_WORDS.items():
-            for code in languages.LANGUAGES:
-                self.commands[self.kb.text(key, code).lower()] = command
+        self._commands: tuple[KnowledgeBase, dict[str, str]] | None = None
         self._warned_no_key = False
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base this request pinned (bot/reload.py)."""
+        return self.conversation.kb
+
+    @property
+    def commands(self) -> dict[str, str]:
+        """The command words of ui.yaml in every language (again after a reload changed them)."""
+        kb = self.kb
+        if self._commands is None or self._commands[0] is not kb:
+            commands = dict(COMMAND_ALIASES)
+            for key, command in COMMAND_WORDS.items():
+                for code in languages.LANGUAGES:
+                    commands[kb.text(key, code).lower()] = command
+            self._commands = (kb, commands)
+        return self._commands[1]
 
     # -- HTTP --------------------------------------------------------------------------------
 
