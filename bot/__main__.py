@@ -185,6 +185,13 @@ def cmd_eval(args, out: TextIO) -> ExitStatus:
     if not args.files and not args.folds:
         raise UserError("eval needs a labelled FILE, --folds K, or both")
     matcher = load_matcher(args.kb)
+    if args.json:
+        figures: dict = {"files": {path: evaluate_file(matcher, Path(path)).figures() for path in args.files}}
+        if args.folds:
+            figures["crossvalidation"] = crossvalidate(matcher.kb, matcher.normaliser, args.folds,
+                                                       matcher.settings).figures()
+        out.write(json.dumps(figures) + "\n")
+        return ExitStatus.OK
     for path in args.files:
         if len(args.files) > 1 or args.folds:
             out.write(f"== {path}\n")
@@ -297,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--folds", type=int, metavar="K", help="also cross-validate the whole pipeline in K folds")
     ev.add_argument("--quiet", action="store_true", help="figures only: no misses, no confusion summary")
+    ev.add_argument("--json", action="store_true", help="figures as one JSON object: files (by path) and crossvalidation")
     ev.set_defaults(func=cmd_eval)
 
     exp = sub.add_parser("export", help="write the knowledge base's phrasings, out-of-scope questions and labelled "

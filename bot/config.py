@@ -49,6 +49,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wechat.token", str, "", "WeChat Official Account: the server Token; empty: no /wechat endpoint.", env="WECHAT_TOKEN"),
     Setting("wechat.app_id", str, "", "WeChat Official Account: AppID, needed for the encrypted (安全) mode."),
     Setting("wechat.encoding_aes_key", str, "", "WeChat Official Account: EncodingAESKey of the encrypted mode; empty: plain mode.", env="WECHAT_ENCODING_AES_KEY"),
+    Setting("curate.token", str, "", "The curator page /curate: the token curators log in with; empty: no curator page.",
+            env="CURATE_TOKEN"),
+    Setting("curate.folds", int, 5, "The curator page: folds of the cross-validation shown before and after a change."),
     Setting("logging.level", str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -263,6 +263,16 @@ class Conversation:
         match = self.matcher.match_followup(text, previous)
         return self.reply_to_match(user, text, match, lang, private)
 
+    def as_question(self, user: str, text: str, lang: str | None = None) -> Reply:
+        """A message the checker took for an ad, which its sender says they meant as a question.
+
+        Answered as a question, and kept (masked) for curators: the checker's routing
+        or the knowledge base may need a phrasing.
+        """
+        if text.strip():
+            self.store.record_unanswered(text, languages.detect(text), kind="as_question")
+        return self.question(user, text, lang)
+
     def reply_to_match(self, user: str, text: str, match: Match, lang: str, private: bool = True) -> Reply:
         kb = self.kb
         if private and match.decision != "suggest" and self._offered(user):
@@ -270,9 +280,12 @@ class Conversation:
         if match.decision == "answer" and match.topic:
             return self.open(user, match.topic, lang, remember=private, situation=match.situation, whole=False)
         if match.decision == "suggest" and match.topic and not private:
+            self.store.record_unanswered(text, match.lang, kind="low")
             ids = [match.topic] + [a.topic for a in match.alternatives]
             return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang, match.situation)
         if match.decision == "suggest" and match.topic:
+            # An unsure answer: a curator may add the question as a phrasing of the topic it meant.
+            self.store.record_unanswered(text, match.lang, kind="low")
             return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
         self.store.record_unanswered(text, match.lang)
         return NoAnswer(lang, kb.fallbacks.get(match.fallback))

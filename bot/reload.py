@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 from .checker import MessageChecker
 from .knowledge import KnowledgeBase, KnowledgeError, default_kb_dir, load_knowledge
@@ -194,10 +194,20 @@ class LiveKnowledge:
 
         Without `force`, a folder whose content is unchanged is not loaded again.
         """
+        return self.change_and_reload(None, reason, force)
+
+    def change_and_reload(self, change: Callable[[], None] | None, reason: str, force: bool = False) -> ReloadResult:
+        """Run `change` (writing files into the folder), then reload, with no other reload in between.
+
+        A curator's publish writes several files: the watcher must not load the
+        folder half-written. Blocking (call it off the event loop).
+        """
         if self.root is None:
             return ReloadResult("unchanged", reason, self.current.version, 0.0)
         with self._lock:
             start = time.perf_counter()
+            if change is not None:
+                change()
             version = content_version(self.root)
             if version == self.current.version and not force:
                 return ReloadResult("unchanged", reason, version, time.perf_counter() - start)

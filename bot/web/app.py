@@ -164,7 +164,7 @@ class Site:
             return Response(status_code=204, headers={"Content-Language": lang, "X-Whole-Page": "1"})
         visitor, new = self.visitor_or_new(request)
         if form.get("as") == "question":
-            reply: Reply = self.conversation.question(visitor, text, lang)
+            reply: Reply = self.conversation.as_question(visitor, text, lang)
         else:
             reply = self.conversation.receive(visitor, text, fallback_lang=lang)
         return self.page(request, template, lang=reply_lang(reply, lang), new_visitor=new, reply=reply,
@@ -395,8 +395,8 @@ def security_headers(app):
 
 
 def build_app(conversation: Conversation, settings: WebSettings | None = None, wechat=None,
-              telegram_routes: list[Route] | None = None, lifespan=None) -> Any:
-    """The ASGI application: pages, API, health, and the WeChat and Telegram endpoints when given."""
+              telegram_routes: list[Route] | None = None, lifespan=None, page_routes: list[Route] | None = None) -> Any:
+    """The ASGI application: pages, API, health, the WeChat and Telegram endpoints and other pages (/curate) when given."""
     site = Site(conversation, settings or WebSettings())
     routes = [
         Route("/", site.home, methods=["GET", "HEAD"]),
@@ -413,6 +413,7 @@ def build_app(conversation: Conversation, settings: WebSettings | None = None, w
         Route("/healthz", site.healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    routes += page_routes or []
     if wechat is not None:
         routes.append(Route("/wechat", wechat, methods=["GET", "POST"]))
     routes += telegram_routes or []

@@ -65,9 +65,21 @@ def build_from_config(config: Config):
         from .telegram import telegram_webhook
 
         telegram_routes, lifespan = telegram_webhook(config, knowledge, store)
+    curator_routes = []
+    if config["curate.token"]:
+        from pathlib import Path
+
+        from .curate import CuratorPage
+
+        # The draft, its evaluations and the record of what was published live beside the database.
+        state = Path(config["storage.path"]).resolve().parent / "curation"
+        curator = CuratorPage(conversation, config["curate.token"], state, settings.secure_cookies,
+                              config["curate.folds"])
+        curator_routes = curator.routes()
     # Reloads on SIGHUP and on a changed knowledge folder, for as long as the server runs.
     reloads = reload_lifespan(knowledge, config["knowledge.watch_seconds"])
-    return build_app(conversation, settings, wechat, telegram_routes, combine_lifespans(reloads, lifespan)), store
+    return build_app(conversation, settings, wechat, telegram_routes, combine_lifespans(reloads, lifespan),
+                     page_routes=curator_routes), store
 
 
 def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> None:
