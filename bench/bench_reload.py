@@ -39,6 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "banned-data-recovery"
+# One made-up question per change, unlike each other, so that no change teaches the model the next one.
+NEW_QUESTIONS = ["斑马跳舞的时候芒果会不会生气", "火星土豆排队买彩虹伞", "企鹅弹钢琴为什么要戴墨镜", "柠檬骑自行车去月亮开会",
+                 "长颈鹿在图书馆卖冰淇淋合法吗", "蜗牛开飞机需要几张驾照", "西瓜和乌龟谁先到达北极", "海豚能不能帮我织毛衣",
+                 "仙人掌参加马拉松要穿什么鞋", "灯笼鱼给雪人写情书", "橡皮擦去沙漠度假带伞吗", "松鼠指挥交响乐团收门票吗"]
 LOAD_QUESTIONS = ["微信被封了怎么申诉", "收手机卡一张200靠谱吗", "聊天记录还能找回吗", "my wechat got banned",
                   "陌生人发了个链接让我下载app", "今天天气怎么样", "我個微信俾人封咗，點算？"]
 
@@ -131,12 +135,18 @@ class Curator:
 
     def add_phrasing(self, question: str) -> None:
         page = self.get("/curate")
-        self.post("/curate/phrasing", {"csrf": self.csrf(page), "text": question, "topic": TOPIC, "situation": ""})
+        self.post("/curate/phrasing", {"csrf": self.csrf(page), "text": question, "target": TOPIC})
 
-    def publish(self) -> float:
+    def publish(self, wait_for_evaluation: bool) -> float:
+        """Publish from the draft page, at once or once its evaluation is shown; when the publish was sent."""
         page = self.get("/curate/draft")
+        while wait_for_evaluation and "Evaluating in the background" in page:
+            time.sleep(1)
+            page = self.get("/curate/draft")
         start = time.monotonic()
-        self.post("/curate/publish", {"csrf": self.csrf(page), "note": "bench"})
+        result = self.post("/curate/publish", {"csrf": self.csrf(page)})
+        if "Published by" not in result:
+            print("publish failed:", re.findall(r"Not published[^<]*", result)[:1], flush=True)
         return start
 
 
@@ -146,7 +156,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=3)
     parser.add_argument("--watch", type=float, default=1.0, help="knowledge.watch_seconds of the server")
     parser.add_argument("--curate", metavar="TOKEN", help="also publish through /curate with this token")
+    parser.add_argument("--folds", type=int, default=5, help="curate.folds of the server (the draft's cross-validation)")
     args = parser.parse_args()
+    # Ctrl-C or SIGTERM still stops the server this script started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     work = Path(tempfile.mkdtemp(prefix="bench-reload-"))
     kb = work / "knowledge"
@@ -161,7 +174,7 @@ def main() -> None:
                    stdout=subprocess.DEVNULL)
     config = work / "config.yaml"
     config.write_text(f"storage:\n  path: {work / 'bot.sqlite3'}\nknowledge:\n  dir: {kb}\n  watch_seconds: {args.watch}\n"
-                      "web:\n  rate_limit:\n    requests: 100000000\n", encoding="utf-8")
+                      f"web:\n  rate_limit:\n    requests: 100000000\ncurate:\n  folds: {args.folds}\n", encoding="utf-8")
     port = free_port()
     log = work / "web.log"
     server = subprocess.Popen([sys.executable, "-m", "bot", "web", "--config", str(config), "--port", str(port)],
@@ -181,7 +194,8 @@ def main() -> None:
         thread.start()
     time.sleep(3)
     rss_start = rss_mb(server.pid)
-    timings: dict[str, list[float]] = {"watcher": [], "SIGHUP": [], "curator publish": []}
+    timings: dict[str, list[float]] = {"watcher": [], "SIGHUP": [], "curator publish": [],
+                                       "curator publish after the evaluation": []}
     curator = Curator(url, args.curate) if args.curate else None
     if curator:
         curator.login()
@@ -190,16 +204,19 @@ def main() -> None:
     n = 0
     try:
         for round_ in range(args.rounds):
-            for how in ("watcher", "SIGHUP") + (("curator publish",) if curator else ()):
+            curated = ("curator publish", "curator publish after the evaluation") if curator else ()
+            for how in ("watcher", "SIGHUP") + curated:
                 n += 1
-                question = f"斑马{n}号暗语能让冻结的号恢复吗"
+                question = NEW_QUESTIONS[(n - 1) % len(NEW_QUESTIONS)]
+                if ask(url, question)["topic"] == TOPIC:
+                    print(f"note: {question!r} is answered with {TOPIC} before the change", flush=True)
                 load.extra.append(question)
                 mark = f"【r{n}】"
-                marks[n] = marks[n - 1] if how == "curator publish" else n
-                if how == "curator publish":
+                marks[n] = marks[n - 1] if how.startswith("curator") else n
+                if how.startswith("curator"):
                     curator.add_phrasing(question)
                     # A curator's publish writes the phrasing; the marked answer is only for the mixing check.
-                    since = curator.publish()
+                    since = curator.publish(wait_for_evaluation=how.endswith("evaluation"))
                 else:
                     since = time.monotonic()
                     edit(kb, question, mark)
@@ -235,10 +252,10 @@ def main() -> None:
     # the phrasing (the mark written with it, or the last one before a curator's publish).
     mixed = 0
     for _, _, question, answer in load.answers:
-        found = re.search(r"斑马(\d+)号", question)
-        if found and answer["topic"] == TOPIC:
+        if question in NEW_QUESTIONS and answer["topic"] == TOPIC:
+            number = NEW_QUESTIONS.index(question) + 1
             shown = re.match(r"【r(\d+)】", answer["answer"])
-            if marks[int(found.group(1))] and (shown is None or int(shown.group(1)) < marks[int(found.group(1))]):
+            if marks.get(number) and (shown is None or int(shown.group(1)) < marks[number]):
                 mixed += 1
     steady = [s for start, s, _, _ in load.answers if not any(a - 1 <= start <= b + 1 for a, b in windows)]
     during = [s for start, s, _, _ in load.answers if any(a <= start <= b for a, b in windows)]

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -391,57 +391,92 @@ def draft_topics(root: Path) -> list[str]:
 
 
 class Evaluator:
-    """Evaluations of knowledge folders in a child process, one at a time, cached by content."""
+    """Evaluations of knowledge folders in a child process, one at a time, cached by content.
+
+    A daemon thread runs the children; close() kills the one running, so that a
+    server that stops does not wait minutes for a cross-validation.
+    """
 
     def __init__(self, cache_dir: Path, folds: int = 5, sets: tuple[str, ...] = EVAL_SETS) -> None:
         self.cache_dir = cache_dir
         self.folds = folds
         self.sets = [str(ROOT / s) for s in sets if (ROOT / s).exists()]
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curate-eval")
-        self._running: dict[str, Future] = {}
+        self._queue: "queue.Queue[tuple[str, Path, Path]]" = queue.Queue()
+        self._queued: set[str] = set()
         self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
 
     def key(self, folder: Path) -> str:
         digest = hashlib.sha256(f"{content_version(folder)}|{self.folds}|{self.sets}".encode())
         return digest.hexdigest()[:16]
 
     def result(self, folder: Path) -> dict | None:
-        """The figures of a folder if evaluated, else None (and the evaluation is started, on a copy)."""
+        """The figures of a folder if evaluated, else None (and its evaluation is queued, on a copy)."""
         key = self.key(folder)
         path = self.cache_dir / f"eval-{key}.json"
         with contextlib.suppress(OSError, ValueError):
             return json.loads(path.read_text(encoding="utf-8"))
         with self._lock:
-            running = self._running.get(key)
-            if running is None or running.done():
-                copy = self.cache_dir / f"folder-{key}"
-                if copy.exists():
-                    shutil.rmtree(copy)
-                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".*"))
-                self._running[key] = self._pool.submit(self._run, copy, path)
+            if key in self._queued or self._closed:
+                return None
+            copy = self.cache_dir / f"folder-{key}"
+            if copy.exists():
+                shutil.rmtree(copy)
+            shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".*"))
+            self._queued.add(key)
+            self._queue.put((key, copy, path))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="curate-eval", daemon=True)
+                self._thread.start()
         return None
 
+    def _work(self) -> None:
+        while not self._closed:
+            key, folder, out = self._queue.get()
+            try:
+                self._run(folder, out)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+                with self._lock:
+                    self._queued.discard(key)
+
     def _run(self, folder: Path, out: Path) -> None:
+        command = [sys.executable, "-m", "bot", "--kb", str(folder), "eval", *self.sets, "--json"]
+        if self.folds >= 2:
+            command += ["--folds", str(self.folds)]
+        with self._lock:
+            if self._closed:
+                return
+            self._child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           stdin=subprocess.DEVNULL, text=True)
         try:
-            command = [sys.executable, "-m", "bot", "--kb", str(folder), "eval", *self.sets, "--json"]
-            if self.folds >= 2:
-                command += ["--folds", str(self.folds)]
-            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600,
-                                    stdin=subprocess.DEVNULL)
-            if result.returncode == 0:
-                figures = json.loads(result.stdout.strip().splitlines()[-1])
-                figures["files"] = {Path(k).relative_to(ROOT).as_posix(): v for k, v in figures["files"].items()}
-            else:
-                figures = {"error": (result.stderr.strip().splitlines() or ["evaluation failed"])[-1]}
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(figures), encoding="utf-8")
-            os.replace(tmp, out)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            stdout, stderr = self._child.communicate(timeout=3600)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            stdout, stderr = self._child.communicate()
+        code = self._child.returncode
+        with self._lock:
+            self._child = None
+            if self._closed:
+                return
+        if code == 0:
+            figures = json.loads(stdout.strip().splitlines()[-1])
+            figures["files"] = {Path(k).relative_to(ROOT).as_posix(): v for k, v in figures["files"].items()}
+        else:
+            figures = {"error": (stderr.strip().splitlines() or ["evaluation failed"])[-1]}
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(figures), encoding="utf-8")
+        os.replace(tmp, out)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: the running evaluation's child is killed, queued ones are dropped."""
+        with self._lock:
+            self._closed = True
+            if self._child is not None and self._child.poll() is None:
+                self._child.kill()
 
 
 # -- publishing -------------------------------------------------------------------------------

@@ -27,6 +27,19 @@ def reload_lifespan(knowledge: LiveKnowledge, watch_seconds: float):
     return lifespan
 
 
+def closing(thing):
+    """A lifespan that closes `thing` when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            thing.close()
+
+    return lifespan
+
+
 def combine_lifespans(*lifespans):
     """One lifespan that enters each given one in order (None ones skipped) and leaves them in reverse."""
     given = [lifespan for lifespan in lifespans if lifespan is not None]
@@ -76,6 +89,7 @@ def build_from_config(config: Config):
         curator = CuratorPage(conversation, config["curate.token"], state, settings.secure_cookies,
                               config["curate.folds"])
         curator_routes = curator.routes()
+        lifespan = combine_lifespans(lifespan, closing(curator))
     # Reloads on SIGHUP and on a changed knowledge folder, for as long as the server runs.
     reloads = reload_lifespan(knowledge, config["knowledge.watch_seconds"])
     return build_app(conversation, settings, wechat, telegram_routes, combine_lifespans(reloads, lifespan),
