@@ -345,7 +345,6 @@ class MessageChecker:
         return (norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
                 or len(verdict.flags) + bool(verdict.learned and verdict.learned.points > 0) >= 2)
 
-
     def asks_nothing(self, text: str) -> bool:
         """True for a text that asks the bot nothing and tells nothing of the person: a pasted message.
 

@@ -47,9 +47,6 @@ REASON_TOPIC = {
     "helping": "unseal-helper-job",
     "unknown": "ban-types-duration",
 }
-# Reasons whose step quotes WeChat's rules: another platform's checklist says so
-# (ui.yaml's banned_reason_<reason>_elsewhere); the fraud step suits every platform.
-WECHAT_RULE_REASONS = ("gambling", "porn", "helping", "unknown")
 # Cards that also offer the /banned checklist.
 GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
 # A follow-up is read with the last card in mind, and a number picks from the
@@ -398,8 +395,9 @@ class Conversation:
         if notice is not None and notice.term:
             lines.append(self.text("banned_notice_states_term", lang).replace("{term}", notice.term))
         key = f"banned_reason_{reason}"
-        if platform != "wechat" and reason in WECHAT_RULE_REASONS:
-            key += "_elsewhere"  # WeChat's rules, said to be WeChat's; no WeChat-only text for QQ and others
+        if platform != "wechat" and f"{key}_elsewhere" in self.kb.ui:
+            # A step that quotes WeChat's rules has a version for QQ and others that says they are WeChat's.
+            key += "_elsewhere"
         lines.append(self.text(key, lang))
         return "\n".join(lines)
 
