@@ -254,7 +254,7 @@ class MessageChecker:
         warning = topic.warnings[0]
         # Most topics' first warning already says "never give a verification code": not twice.
         advice = kb.ui["check_next_risky_no_codes" if "验证码" in warning.zh else "check_next_risky"]
-        advice = Localized(warning.zh + advice.zh, f"{warning.en} {advice.en}")
+        advice = Localized(warning.zh + advice.zh, f"{warning.en} {advice.en}", warning.wording)
         return NextStep(advice, topic.official_paths)
 
     def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:

@@ -11,7 +11,7 @@ import html
 
 from typing import TYPE_CHECKING
 
-from .knowledge import KnowledgeBase, Topic
+from .knowledge import PATH_PLATFORMS, KnowledgeBase, OfficialPath, Topic
 
 if TYPE_CHECKING:
     from .checker import Verdict
@@ -71,14 +71,34 @@ def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str
     return split_html_blocks(parts)
 
 
+def short_paths(topic: Topic, at_least: int = 1) -> list[OfficialPath]:
+    """The official paths a short card shows: each app's first (an `any` path serves every app), in card order.
+
+    A short card read in a group reaches WeChat and QQ users alike: a card whose
+    first path is a WeChat menu also shows its first QQ path. Topped up in card
+    order to `at_least` paths.
+    """
+    apps = {p for p in PATH_PLATFORMS if p != "any"}
+    chosen: list[OfficialPath] = []
+    covered: set[str] = set()
+    for path in topic.official_paths:
+        serves = apps if path.platform == "any" else {path.platform}
+        if not serves <= covered:
+            chosen.append(path)
+            covered |= serves
+    for path in topic.official_paths:
+        if len(chosen) >= at_least:
+            break
+        if path not in chosen:
+            chosen.append(path)
+    return sorted(chosen, key=topic.official_paths.index)
+
+
 def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str) -> str:
-    """A short card for groups: summary, the first official path, a link to the full card."""
+    """A short card for groups: summary, each app's first official path, a link to the full card."""
     e = html.escape
-    first = topic.official_paths[0]
-    text = (
-        f"<b>{e(topic.title.get(lang))}</b>\n{e(topic.summary.get(lang))}\n\n"
-        f"• <b>{e(first.name.get(lang))}</b>: {e(first.how.get(lang))}"
-    )
+    paths = "\n".join(f"• <b>{e(p.name.get(lang))}</b>: {e(p.how.get(lang))}" for p in short_paths(topic))
+    text = f"<b>{e(topic.title.get(lang))}</b>\n{e(topic.summary.get(lang))}\n\n{paths}"
     if topic.warnings:
         text += f"\n⚠️ {e(topic.warnings[0].get(lang))}"
     if more_link:
@@ -237,7 +257,7 @@ def fit_utf8(text: str, limit: int, tail: str = "") -> str:
 
 def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str | None = None,
                            footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2) -> str:
-    """A short card as plain text: title, summary, the first official channels, a warning, a link to the full card.
+    """A short card as plain text: title, summary, each app's first official channel, a warning, a link to the full card.
 
     `footer` lines (a channel's hint) come before the link; with `limit`, the
     card is cut to fit in that many bytes of UTF-8, keeping the footer and link.
@@ -245,7 +265,7 @@ def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str
     lines = [f"【{topic.title.get(lang)}】", topic.summary.get(lang).strip()]
     if topic.official_paths:
         lines += ["", kb.text("official_paths", lang) + ":"]
-        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths[:paths]]
+        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in short_paths(topic, paths)]
     if topic.warnings:
         lines.append(f"⚠ {topic.warnings[0].get(lang)}")
     tail = ["", *footer]

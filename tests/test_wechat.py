@@ -177,7 +177,8 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     topic = kb.topics["ban-appeal"]
     assert content.startswith(f"【{topic.title.zh}】")
     assert topic.summary.zh in content
-    assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
+    qq_path = next(p for p in topic.official_paths if p.platform == "qq")  # a QQ reader is not left with WeChat menus only
+    assert topic.official_paths[0].name.zh in content and qq_path.name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
     assert topic.answer.zh.strip() not in content  # the short form, not the whole card
