@@ -3,8 +3,8 @@
 The knowledge base and the interface strings are written in Simplified Chinese
 and English. Traditional Chinese is derived from the Simplified text with
 OpenCC, with Taiwan wording (s2twp) or Hong Kong wording (s2hk); text quoted in
-「…」 (a notice, a source, an app's menu label) keeps its own words and only
-changes script; the knowledge base's `traditional.yaml` corrects the
+「…」 (a notice, a source, an app's menu label) and titles in 《…》 keep their own
+words and only change script; the knowledge base's `traditional.yaml` corrects the
 converter's known mistakes. Everything else asks this module: which base text
 a language reads, how to convert it, and which language a question is written in.
 """
@@ -26,7 +26,7 @@ class Language:
     base: str  # the knowledge base's text it is made from: "zh" or "en"
     opencc: str | None  # OpenCC configuration that derives it from the base, if any
     label: str  # its own name, for language menus
-    # OpenCC configuration for quoted text (「…」): the script changes, the words do not
+    # OpenCC configuration for quoted text (「…」, 《…》): the script changes, the words do not
     # (s2twp would reword a quoted notice's 微信号 into 微訊號 and a menu's 登录 into 登入).
     verbatim: str | None = None
 
@@ -39,8 +39,9 @@ LANGUAGES: dict[str, Language] = {
 }
 # The languages derived by conversion: the ones traditional.yaml may correct.
 CONVERTED = tuple(code for code, language in LANGUAGES.items() if language.opencc)
-# Quoted words: a source's or an app's own wording, converted in script only.
-QUOTED = re.compile(r"「[^「」\n]*」")
+# Quoted words and titles: a source's or an app's own wording, a law's or a document's name,
+# converted in script only.
+QUOTED = re.compile(r"「[^「」\n]*」|《[^《》\n]*》")
 DEFAULT = "zh"
 # What a person may type for a language (--lang, /lang, ?lang=): the codes and common aliases.
 ALIASES = {
