@@ -38,6 +38,9 @@ def pairs(topic):
         yield f"official_paths[{i}]", p.name.zh + " " + p.how.zh, p.name.en + " " + p.how.en
     for i, w in enumerate(topic.warnings):
         yield f"warnings[{i}]", w.zh, w.en
+    yield "first", topic.first.zh, topic.first.en
+    for situation in topic.situations:
+        yield f"situations.{situation.id}.first", situation.first.zh, situation.first.en
 
 
 def test_every_answer_has_the_same_steps_in_every_language(kb):

@@ -44,12 +44,15 @@ def test_a_single_line_longer_than_a_message_is_cut_without_breaking_entities():
 
 
 def test_a_short_card_shows_each_apps_first_channel(kb):
-    # A group's short card reaches WeChat and QQ users alike: a card that opens with a WeChat
-    # menu and has a QQ path shows that too, and one with only WeChat paths shows an any-app path if it has one.
+    # The short plain card (WeChat replies, text channels) reaches WeChat and QQ users alike: a card that
+    # opens with a WeChat menu and has a QQ path shows that too, and one with only WeChat paths shows an
+    # any-app path if it has one.
+    from bot.render import render_card_short_text
+
     checked = 0
     for topic in kb.topics.values():
         for lang in ("zh", "en"):
-            visible, _ = parse_html(render_card_short_html(kb, topic, lang, None, "more"))
+            visible = render_card_short_text(kb, topic, lang)
             for app in ("wechat", "qq"):
                 serving = [p for p in topic.official_paths if p.platform in (app, "any")]
                 if serving:

@@ -35,7 +35,7 @@ KNOWN_WRONG = (
 )
 # Wrong in Taiwan wording (zh-Hant) only: mainland forms s2twp leaves, and names it rewrites.
 KNOWN_WRONG_TW = (
-    "賬", "轉賬", "團伙", "發佈", "營銷", "反饋", "渠道", "報道",
+    "賬", "轉賬", "團伙", "發佈", "公佈", "稽核", "營銷", "反饋", "渠道", "報道",
     "工業和資訊化部", "資訊網路犯罪", "個人資訊罪", "反電信網路詐騙法",
 )
 # 后, 里 and 干 stand alone in Traditional text only in these words; anywhere else they are a missed conversion.
@@ -64,8 +64,9 @@ def everything_shown(kb, lang: str):
     """(where, text) of every string and every card rendering, in `lang`."""
     for where, value in localized_strings(kb.topics, "topics"):
         yield where, value.get(lang)
-    for where, value in localized_strings(kb.themes, "themes"):
-        yield where, value.get(lang)
+    for name in ("themes", "situation_kinds", "fallbacks"):
+        for where, value in localized_strings(getattr(kb, name, ()), name):
+            yield where, value.get(lang)
     for flag in kb.red_flags.flags:
         yield f"red_flags.{flag.id}", flag.label.get(lang)
     for key, value in kb.ui.items():
