@@ -195,7 +195,9 @@ async def send_short_card(message: Message, context: ContextTypes.DEFAULT_TYPE, 
     """A card's answer first: the asker's first lines and the title, the full steps one button away."""
     svc = services(context)
     kb, topic, lang = svc.kb, reply.topic, reply.lang
-    text = f"<b>{html.escape(reply_first(kb, reply))}</b>\n\n📌 {html.escape(topic.title.get(lang))}"
+    # The title links to the card's deep link: the link moderators share, and one tap to the whole card.
+    link = html.escape(share_link(context, topic.id), quote=True)
+    text = f"<b>{html.escape(reply_first(kb, reply))}</b>\n\n📌 <a href=\"{link}\">{html.escape(topic.title.get(lang))}</a>"
     markup = keyboard(svc, ("short", topic.id, lang), lambda: short_card_keyboard(kb, topic, lang))
     await send_html(message, text, markup)
 
