@@ -233,6 +233,16 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert not wechat.text("oUser0007", "2").startswith("【")
 
 
+def test_every_banned_checklist_fits_a_reply_with_its_reason(conversation, kb):
+    # The reason step is the part written for this reader: no platform, reason or script may lose it to the cut.
+    from bot.conversation import PLATFORMS, REASONS
+    from bot.render import render_checklist_short_text
+
+    for lang, platform, reason in itertools.product(("zh", "zh-Hant", "zh-HK", "en"), PLATFORMS, REASONS):
+        text = render_checklist_short_text(kb, conversation.checklist(platform, reason, lang), PUBLIC, MAX_REPLY_BYTES)
+        assert kb.text(f"banned_reason_{reason}", lang) in text and "\n…\n" not in text, (lang, platform, reason)
+
+
 def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
     ask = wechat.text("oUser0008", "被封清单")
     assert ask.splitlines()[0] == kb.text("banned_ask_platform", "zh") + kb.text("banned_cancel_hint", "zh")
