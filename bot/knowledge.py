@@ -66,6 +66,7 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
 UI_KEYS = (
     "no_answer",
     "no_answer_first",
+    "no_answer_scope",
     "first_suggest",
     "banned_first",
     "full_steps",

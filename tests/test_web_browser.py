@@ -553,7 +553,7 @@ def test_a_question_out_of_scope_gets_the_honest_no_answer_and_the_topic_list(ph
     no_answer = p.page.locator("#reply .no-answer")
     no_answer.wait_for()
     text = no_answer.inner_text()
-    assert kb.text("no_answer", "zh") in text and "110" in text and "96110" in text
+    assert kb.text("no_answer_first", "zh") in text and kb.text("no_answer_scope", "zh") in text and "110" in text and "96110" in text
     no_answer.locator("a", has_text=kb.text("web_topics", "zh")).click()
     p.page.wait_for_url("**/topics")
     assert p.page.locator(".browser details").count() == len(kb.themes)
