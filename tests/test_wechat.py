@@ -177,7 +177,8 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     topic = kb.topics["ban-appeal"]
     # The direct answer comes first, then the card's title and channels.
     assert content.startswith(topic.first.zh + "\n\n【" + topic.title.zh + "】")
-    assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
+    qq_path = next(p for p in topic.official_paths if p.platform == "qq")  # a QQ reader is not left with WeChat menus only
+    assert topic.official_paths[0].name.zh in content and qq_path.name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
     assert topic.answer.zh.strip() not in content  # the short form, not the whole card
@@ -232,6 +233,17 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert not wechat.text("oUser0007", "2").startswith("【")
 
 
+def test_every_banned_checklist_fits_a_reply_with_its_reason(conversation, kb):
+    # The reason step is the part written for this reader: no platform, reason or script may lose it to the cut.
+    from bot.conversation import PLATFORMS, REASONS
+    from bot.render import render_checklist_short_text
+
+    for lang, platform, reason in itertools.product(("zh", "zh-Hant", "zh-HK", "en"), PLATFORMS, REASONS):
+        checklist = conversation.checklist(platform, reason, lang)
+        text = render_checklist_short_text(kb, checklist, PUBLIC, MAX_REPLY_BYTES)
+        assert checklist.reason_text in text and "\n…\n" not in text, (lang, platform, reason)
+
+
 def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
     ask = wechat.text("oUser0008", "被封清单")
     assert ask.splitlines()[0] == kb.text("banned_ask_platform", "zh") + kb.text("banned_cancel_hint", "zh")
@@ -270,7 +282,7 @@ def test_the_menu_says_how_to_ask_and_lists_every_topic(wechat, kb):
 
 def test_something_the_bot_does_not_know_gets_the_honest_no_answer_with_110(wechat, kb):
     content = wechat.text("oUser0011", "今天天气怎么样")
-    assert content.startswith(kb.text("no_answer", "zh"))
+    assert content.startswith(kb.text("no_answer_first", "zh"))
     assert "110" in content and "96110" in content and "菜单" in content
 
 
@@ -376,10 +388,10 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         # Compatible mode: plain fields beside Encrypt; the encrypted ones are the message.
         compatible = server.post(message_xml("oUser0020", "text", 7_300_002, Content="今天天气怎么样"),
                                  plain_beside=message_xml("oUser0020", "text", 7_300_002, Content="被封了怎么申诉"))
-        assert server.reply(compatible)["Content"].startswith(kb.text("no_answer", "zh"))
+        assert server.reply(compatible)["Content"].startswith(kb.text("no_answer_first", "zh"))
         # A plain request (no encrypt_type) is read and answered in plain.
         plain = WeChatServer(client)
-        assert plain.text("oUser0021", "今天天气怎么样").startswith(kb.text("no_answer", "zh"))
+        assert plain.text("oUser0021", "今天天气怎么样").startswith(kb.text("no_answer_first", "zh"))
 
 
 def test_compatible_mode_without_the_key_reads_the_plain_fields(wechat, kb):
