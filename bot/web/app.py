@@ -4,7 +4,9 @@
   JavaScript (a small script only makes sending faster); nothing is loaded from
   another host; a Content-Security-Policy forbids it.
 - `/api/ask`, `/api/check`, `/api/topics`: the JSON of `ask --json` and `check-message --json`.
+- `/api/kb`: every card as open data (bot/export.py).
 - `/healthz`.
+- `/curate` when `curate.token` is set: the curator's page (bot/web/curate.py).
 - `/wechat` when `wechat.token` is set (bot/web/wechat.py).
 - `/telegram` when a token and `telegram.mode: webhook` are set: the same
   Telegram bot, fed through python-telegram-bot's Application with no updater.
