@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Union
 
 from . import languages
 from .checker import MessageChecker, Verdict
 from .knowledge import KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
+from .privacy import mask_personal_data
+from .reading import LinkFact, PictureReader, Reading, links_in
 from .store import Store
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
@@ -109,6 +111,7 @@ class Checked:
     text: str  # what was checked: a channel may offer to read it as a question instead
     lang: str
     offer_question: bool  # routed here by guess, not asked for: offer "I meant it as a question"
+    links: tuple[LinkFact, ...] = ()  # the addresses in the text (and a picture's QR codes), explained
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,32 @@ class Notice:
     lang: str
 
 
-Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice]
+@dataclass(frozen=True)
+class Pictured:
+    """A picture's reply: what was read from it (shown, so that a misreading shows), then the reply to that text."""
+
+    text: str  # everything read, line by line
+    codes: tuple[LinkFact, ...]  # the picture's QR codes, explained
+    reply: "Reply"  # to the text: a card, a verdict, the checklist… or a notice (nothing could be read)
+    lang: str
+
+    @property
+    def excerpt(self) -> str:
+        """The read text as the reply quotes it: one line, shortened, personal data masked."""
+        flat = " / ".join(line.strip() for line in self.text.splitlines() if line.strip())
+        flat = mask_personal_data(flat)
+        return flat if len(flat) <= PICTURE_EXCERPT else flat[:PICTURE_EXCERPT - 1] + "…"
+
+    @property
+    def risk(self) -> str | None:
+        return self.reply.verdict.risk if isinstance(self.reply, Checked) else None
+
+
+Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice, Pictured]
+# Characters of a picture's text quoted back to the sender.
+PICTURE_EXCERPT = 120
+RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+LINK_TOPIC = "suspicious-links-apps"  # the topic of a verdict that only a disguised address made risky
 
 
 class Conversation:
@@ -169,6 +197,8 @@ class Conversation:
         self.checker = checker
         self.store = store
         self.clock = clock
+        # Pictures are read off the event loop, a few at a time; the OCR models load on the first one.
+        self.pictures = PictureReader(matcher.kb.domains)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -222,9 +252,9 @@ class Conversation:
         topics = self._offered(user)
         if number is not None and 1 <= number <= len(topics):
             return self.open(user, topics[number - 1], lang)
-        verdict = self.checker.check_message(text)
+        verdict, links = self.check_links(text)
         if self.checker.reads_like_a_message(text, verdict):
-            return Checked(verdict, text, lang, offer_question=True)
+            return Checked(verdict, text, lang, offer_question=True, links=links)
         return self.question(user, text, lang)
 
     def question(self, user: str, text: str, lang: str | None = None, previous_topic: str | None = None,
@@ -282,7 +312,50 @@ class Conversation:
         lang = lang or self.language(user, text)
         if not text.strip():
             return Notice("check_usage", lang)
-        return Checked(self.checker.check_message(text), text, lang, offer_question)
+        verdict, links = self.check_links(text)
+        return Checked(verdict, text, lang, offer_question, links)
+
+    def check_links(self, text: str, codes: tuple[LinkFact, ...] = ()) -> tuple[Verdict, tuple[LinkFact, ...]]:
+        """The checker's verdict, with the addresses of the text (and QR codes) explained.
+
+        A disguised address (a lookalike, punycode, a bare IP, a shortener) makes an
+        ad at least as risky as the address alone; a warning that quotes one stays a warning.
+        """
+        verdict = self.checker.check_message(text) if text.strip() else self._empty_verdict()
+        links = tuple(codes) + links_in(text, self.kb.domains)
+        worst = max((f.risk for f in links if f.risk and (f.in_qr or verdict.context == "ad")),
+                    key=RISK_RANK.__getitem__, default=None)
+        if worst is not None and RISK_RANK[worst] > RISK_RANK[verdict.risk]:
+            topics = verdict.topics or ((LINK_TOPIC,) if LINK_TOPIC in self.kb.topics else ())
+            verdict = replace(verdict, risk=worst, context="ad", topics=topics,
+                              next_step=self.checker.next_step(worst, list(topics)))
+        return verdict, links
+
+    def _empty_verdict(self) -> Verdict:
+        return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
+
+    def picture(self, user: str, reading: Reading, fallback_lang: str | None = None) -> Pictured:
+        """A picture's text and QR codes, read as a person holding the screenshot means them.
+
+        In the /banned checklist, a screenshot of the ban notice answers its question.
+        Otherwise a notice or a question the bot can answer gets its card, and
+        anything else (an ad, a DM, a poster, a code alone) gets a verdict.
+        """
+        text = reading.text.strip()
+        lang = self.language(user, text, fallback_lang)
+        if not text and not reading.codes:
+            return Pictured("", (), Notice("picture_no_text", lang), lang)
+        state = self._flow(user)
+        if text and state is not None and state.get("step") == "notice":
+            return Pictured(text, reading.codes, self._finish_checklist(user, state, self.classify_notice(text), lang), lang)
+        verdict, links = self.check_links(text, reading.codes)
+        checked = Checked(verdict, text, lang, offer_question=False, links=links)
+        if not text or verdict.risk != "low" or self.checker.reads_like_a_message(text, verdict):
+            return Pictured(text, reading.codes, checked, lang)
+        match = self.matcher.match_question(text)
+        if match.decision == "answer" and match.topic:
+            return Pictured(text, reading.codes, self.open(user, match.topic, lang), lang)
+        return Pictured(text, reading.codes, checked, lang)
 
     def vote(self, user: str, topic_id: str, up: bool) -> bool:
         """Feedback on a card: one vote per person and card (a second press replaces the first)."""
