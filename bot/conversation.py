@@ -181,6 +181,7 @@ Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, No
 # Characters of a picture's text quoted back to the sender.
 PICTURE_EXCERPT = 120
 RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+PARAGRAPH_MIN = 6  # letters, digits or characters of a paragraph the matcher is asked about on its own
 LINK_TOPIC = "suspicious-links-apps"  # the topic of a verdict that only a disguised address made risky
 
 
@@ -331,6 +332,19 @@ class Conversation:
                               next_step=self.checker.next_step(worst, list(topics)))
         return verdict, links
 
+    def _picture_match(self, text: str) -> Match:
+        """The matcher on a picture's whole text, else on each of its paragraphs, the newest (lowest) first:
+        a chat screenshot holds a name, a greeting and the one message that asks something."""
+        match = self.matcher.match_question(text)
+        if match.decision == "answer":
+            return match
+        paragraphs = [p for p in text.splitlines() if sum(c.isalnum() for c in p) >= PARAGRAPH_MIN]
+        for paragraph in reversed(paragraphs if len(paragraphs) > 1 else []):
+            candidate = self.matcher.match_question(paragraph)
+            if candidate.decision == "answer":
+                return candidate
+        return match
+
     def _empty_verdict(self) -> Verdict:
         return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
 
@@ -350,11 +364,19 @@ class Conversation:
             return Pictured(text, reading.codes, self._finish_checklist(user, state, self.classify_notice(text), lang), lang)
         verdict, links = self.check_links(text, reading.codes)
         checked = Checked(verdict, text, lang, offer_question=False, links=links)
-        if not text or verdict.risk != "low" or self.checker.reads_like_a_message(text, verdict):
+        # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
+        # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).
+        hunch = verdict.learned_only and not verdict.flags and not any(f.risk for f in links)
+        if not text or (verdict.risk != "low" and not hunch):
             return Pictured(text, reading.codes, checked, lang)
-        match = self.matcher.match_question(text)
+        # A screenshot has several lines and reads like a pasted message, so that test is not asked here.
+        match = self._picture_match(text)
         if match.decision == "answer" and match.topic:
             return Pictured(text, reading.codes, self.open(user, match.topic, lang), lang)
+        if hunch and verdict.risk != "low":
+            return Pictured(text, reading.codes, checked, lang)
+        if match.decision == "suggest" and match.topic and not self.checker.reads_like_a_message(text, verdict):
+            return Pictured(text, reading.codes, self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang), lang)
         return Pictured(text, reading.codes, checked, lang)
 
     def vote(self, user: str, topic_id: str, up: bool) -> bool:

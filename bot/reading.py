@@ -293,17 +293,26 @@ class _Engine:
         return cls._ocr
 
 
+@dataclass(frozen=True)
+class _Line:
+    left: float
+    right: float
+    top: float
+    bottom: float
+    text: str
+
+
 def ocr_lines(rgb: "np.ndarray") -> list[str]:
-    """The text of a picture, one detected line an item, top to bottom; tall pictures are read in slices."""
+    """The text of a picture as paragraphs, top to bottom; tall pictures are read in slices."""
     height, width = rgb.shape[:2]
     engine = _Engine.get()
     bgr = rgb[:, :, ::-1]
     if height <= SLICE_RATIO * width * 1.25:
-        return _lines_of(engine(bgr), 0, 0, height)
+        return paragraphs(_lines_of(engine(bgr), 0, 0, height))
     size = int(SLICE_RATIO * width)
     step = int(size * (1 - SLICE_OVERLAP))
     margin = (size - step) // 2
-    lines: list[str] = []
+    lines: list[_Line] = []
     top = 0
     while True:
         bottom = min(top + size, height)
@@ -312,21 +321,58 @@ def ocr_lines(rgb: "np.ndarray") -> list[str]:
         keep_to = bottom - margin if bottom < height else height
         lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
         if bottom >= height:
-            return lines
+            return paragraphs(lines)
         top += step
 
 
-def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[str]:
+def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
     boxes = getattr(result, "boxes", None)
     texts = getattr(result, "txts", None)
     if boxes is None or texts is None:
         return []
     kept = []
     for box, text in zip(boxes, texts):
-        centre = offset + float(sum(point[1] for point in box)) / len(box)
-        if keep_from <= centre < keep_to and text.strip():
-            kept.append((centre, float(min(point[0] for point in box)), text.strip()))
-    return [text for _, _, text in kept]
+        xs = [float(point[0]) for point in box]
+        ys = [float(point[1]) + offset for point in box]
+        centre = sum(ys) / len(ys)
+        if keep_from <= centre < keep_to and text.strip() and not _CHROME.match(text.strip()):
+            kept.append(_Line(min(xs), max(xs), min(ys), max(ys), text.strip()))
+    return kept
+
+
+# A phone's status bar and a chat's time stamps say nothing about the message: "9:41", "87%", "<", "昨天 21:08".
+_CHROME = re.compile(
+    r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|上午|下午|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
+    r"(?:\s?(?:am|pm))?)$", re.IGNORECASE)
+_SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
+
+
+def paragraphs(lines: list[_Line]) -> list[str]:
+    """Lines a text wrapped joined back into one: a line that reached its block's right edge,
+    followed by one starting at the same left edge just below it, is the same sentence."""
+    out: list[_Line] = []
+    for line in lines:
+        last = out[-1] if out else None
+        if last is not None and _continues(last, line, lines):
+            glue = " " if last.text[-1:].isascii() and line.text[:1].isascii() else ""
+            out[-1] = _Line(last.left, max(last.right, line.right), last.top, line.bottom, last.text + glue + line.text)
+        else:
+            out.append(line)
+    return [line.text for line in out]
+
+
+def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
+    height = max(previous.bottom - previous.top, 1.0)
+    if previous.text.endswith(_SENTENCE_END):
+        return False
+    if not (-0.5 * height <= line.top - previous.bottom <= 0.9 * height):
+        return False
+    if abs(line.left - previous.left) > 0.6 * height:
+        return False
+    # The wrapped line ran to the width of its block: as wide as the widest neighbour at that left edge.
+    widest = max((other.right for other in lines if abs(other.left - previous.left) <= 0.6 * height
+                  and abs(other.top - previous.top) <= 6 * height), default=previous.right)
+    return previous.right >= widest - 1.5 * height
 
 
 def qr_payloads(rgb: "np.ndarray") -> list[str]:
