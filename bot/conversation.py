@@ -348,7 +348,8 @@ class Conversation:
     def _empty_verdict(self) -> Verdict:
         return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
 
-    def picture(self, user: str, reading: Reading, fallback_lang: str | None = None) -> Pictured:
+    def picture(self, user: str, reading: Reading, fallback_lang: str | None = None,
+                lang: str | None = None) -> Pictured:
         """A picture's text and QR codes, read as a person holding the screenshot means them.
 
         In the /banned checklist, a screenshot of the ban notice answers its question.
@@ -356,7 +357,7 @@ class Conversation:
         anything else (an ad, a DM, a poster, a code alone) gets a verdict.
         """
         text = reading.text.strip()
-        lang = self.language(user, text, fallback_lang)
+        lang = lang or self.language(user, text, fallback_lang)
         if not text and not reading.codes:
             return Pictured("", (), Notice("picture_no_text", lang), lang)
         state = self._flow(user)

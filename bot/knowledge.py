@@ -180,6 +180,9 @@ UI_KEYS = (
     "code_group",
     "code_contact",
     "code_text",
+    "web_picture_label",
+    "web_picture_send",
+    "web_picture_hint",
 )
 
 
