@@ -68,7 +68,7 @@ def test_sticker_gets_a_text_only_hint(bot_runner):
     fake, _ = bot_runner
     fake.sticker_message(1005)
     [call] = fake.wait_for("sendMessage")
-    assert "only read text" in call.params["text"]  # the fake's sticker sender has no language_code
+    assert "not voice, video or stickers" in call.params["text"]  # the fake's sticker sender has no language_code
 
 
 def test_hostile_text_never_breaks_the_bot(bot_runner):
