@@ -197,8 +197,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path, help="keep the drawn pictures in this folder")
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--memory", action="store_true",
+                        help="only measure the memory of `python -m bot web` before and after reading pictures")
     args = parser.parse_args()
-    items = yaml.safe_load((ROOT / "bench/data/pictures.yaml").read_text(encoding="utf-8"))["pictures"]
+    if args.memory:
+        return web_memory(items_of())
+    items = items_of()
     with tempfile.TemporaryDirectory(prefix="bench-pictures-") as tmp:
         folder = args.save or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -248,6 +252,62 @@ def main() -> None:
                 wrong.append(f"QR not read: {result['qr']}")
             if wrong:
                 print(f"- {item['kind']}: {'; '.join(wrong)}\n    read: {result['text']!r}")
+
+
+def items_of() -> list[dict]:
+    return yaml.safe_load((ROOT / "bench/data/pictures.yaml").read_text(encoding="utf-8"))["pictures"]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def web_memory(items: list[dict]) -> None:
+    """The resident memory of the real web process: started, after its first picture, after 40 more."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(f"storage:\n  path: {tmp}/bot.sqlite3\nweb:\n  rate_limit:\n    requests: 100000\n")
+        process = subprocess.Popen([sys.executable, "-m", "bot", "web", "--config", str(config), "--port", str(port)],
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            urllib.request.urlopen(urllib.request.Request(url + "/api/ask", data=b'{"q": "\u5fae\u4fe1"}',
+                                                          headers={"content-type": "application/json"}))
+            started = rss_mb(process.pid)
+            pictures = [as_sent(DRAW[i["kind"]](i, n)) for n, i in enumerate(items)]
+
+            def send(data: bytes) -> None:
+                request = urllib.request.Request(url + "/api/image", data=data, headers={"content-type": "image/jpeg"})
+                urllib.request.urlopen(request, timeout=60).read()
+
+            send(pictures[0])
+            first = rss_mb(process.pid)
+            for data in pictures[1:41]:
+                send(data)
+            after = rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    print(f"web process memory (VmRSS): {started:.0f} MB after a question, {first:.0f} MB after the first picture "
+          f"(OCR models loaded), {after:.0f} MB after 40 more pictures")
 
 
 def typed_replies(items: list[dict]) -> list[dict]:
