@@ -211,6 +211,7 @@ def main() -> None:
             path = folder / f"{number:03d}-{item['kind']}{'-dark' if item.get('dark') else ''}.jpg"
             path.write_bytes(as_sent(DRAW[item["kind"]](item, number)))
             paths.append(path)
+        load_before = open("/proc/loadavg").read().split()[0]
         run = subprocess.run([sys.executable, "-m", "bot", "image", "--json", "-"], cwd=ROOT, capture_output=True,
                              input="\n".join(str(p) for p in paths).encode(), check=True)
         results = [json.loads(line) for line in run.stdout.decode().splitlines()]
@@ -230,6 +231,7 @@ def main() -> None:
     classified = sum(any(q["data"] == i["qr"]["data"] and q["kind"] == i["qr"]["kind"] and q["domain"] == i["qr"]["domain"]
                          and q["official"] == i["qr"]["official"] for q in r["qr"]) for i, r in coded)
     ms = sorted(r["ms"] for r in results)
+    cpu = sorted(r["cpu_ms"] for r in results)
     counts = ", ".join(f"{k} {sum(i['kind'] == k for i in items)}" for k in DRAW)
     print(f"pictures: {len(items)} ({counts})")
     print(f"risky caught:        {caught}/{len(risky)} = {100 * caught / len(risky):.1f}%")
@@ -238,7 +240,9 @@ def main() -> None:
     print(f"topic of questions and notices: {on_topic}/{len(topical)} = {100 * on_topic / len(topical):.1f}%")
     print(f"QR codes decoded: {decoded}/{len(coded)}; decoded and classified: {classified}/{len(coded)}")
     print(f"ms per picture: median {statistics.median(ms):.0f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f}, "
-          f"max {ms[-1]} (the first includes loading the models)")
+          f"max {ms[-1]} (the first includes loading the models); processor time (both cores' threads): "
+          f"median {statistics.median(cpu):.0f}, p90 {cpu[int(0.9 * (len(cpu) - 1))]:.0f}; load average during the run: "
+          f"{load_before} -> {open('/proc/loadavg').read().split()[0]}")
     if args.misses:
         for item, result, typed_result in zip(items, results, typed):
             wrong = []

@@ -190,7 +190,8 @@ def cmd_image(args, out: TextIO) -> ExitStatus:
                     conversation.set_language(user, args.lang)
                 pictured = conversation.picture(user, reading)
                 if args.json:
-                    out.write(json.dumps(picture_json(kb, pictured, reading.ms), ensure_ascii=False) + "\n")
+                    body = {**picture_json(kb, pictured, reading.ms), "cpu_ms": reading.cpu_ms}
+                    out.write(json.dumps(body, ensure_ascii=False) + "\n")
                 else:
                     out.write(render_reply_text(kb, pictured) + "\n\n")
                 out.flush()
