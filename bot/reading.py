@@ -281,6 +281,7 @@ class _Engine:
                     import rapidocr
                     from rapidocr import RapidOCR
 
+                    _quiet_onnxruntime_threads()
                     models = Path(rapidocr.__file__).resolve().parent / "models"
                     # Explicit model paths: RapidOCR downloads only when given none.
                     cls._ocr = RapidOCR(params={
@@ -302,6 +303,26 @@ class _Line:
     top: float
     bottom: float
     text: str
+
+
+def _quiet_onnxruntime_threads() -> None:
+    """ONNX Runtime's worker threads spin while they wait for work: measured on the labelled set,
+    that is 40% more processor time per picture (629 against 384 ms), taken from the bot's other
+    work. RapidOCR builds its sessions' options in one place; they get spinning turned off there."""
+    from rapidocr.inference_engine.onnxruntime import main as ort
+
+    build = ort.OrtInferSession._init_sess_opts
+    if getattr(build, "quiet", False):
+        return
+
+    def quiet_options(cfg):
+        options = build(cfg)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return options
+
+    quiet_options.quiet = True
+    ort.OrtInferSession._init_sess_opts = staticmethod(quiet_options)
 
 
 def ocr_lines(rgb: "np.ndarray") -> list[str]:

@@ -236,3 +236,13 @@ def test_picture_json_says_what_kind_of_reply(kb, conversation):
     reply = conversation.picture("u9", Reading("微信被封了，里面的零钱还能取出来吗？"))
     body = picture_json(kb, reply, 12)
     assert (body["reply"], body["topic"], body["risk"], body["ms"]) == ("card", "banned-funds-withdrawal", None, 12)
+
+
+def test_onnx_runtime_threads_do_not_spin_while_they_wait(kb):
+    from bot.reading import _Engine
+
+    read_picture(pictures.text_picture(["等待"]), kb.domains)
+    engine = _Engine.get()
+    for part in (engine.text_det, engine.text_rec):
+        options = part.session.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
