@@ -389,7 +389,10 @@ class Conversation:
             return Pictured(text, reading.codes, card, lang)
         if hunch and verdict.risk != "low":
             return Pictured(text, reading.codes, checked, lang)
-        if match.decision == "suggest" and match.topic and not self.checker.reads_like_a_message(text, verdict):
+        # Half-recognised (a notice in unusual words): the likely cards to choose from, unless the
+        # text is a warning, news or a group's rules, which ask nothing.
+        if match.decision == "suggest" and match.topic and verdict.context in ("ad", "question") \
+                and not self.checker.reads_like_a_message(text, verdict):
             choices = self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
             return Pictured(text, reading.codes, choices, lang)
         return Pictured(text, reading.codes, checked, lang)
