@@ -11,7 +11,7 @@ import html
 
 from typing import TYPE_CHECKING
 
-from .knowledge import Fallback, KnowledgeBase, Topic
+from .knowledge import PATH_PLATFORMS, Fallback, KnowledgeBase, OfficialPath, Topic
 
 if TYPE_CHECKING:
     from .checker import Verdict
@@ -116,6 +116,29 @@ def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str
     if share_link:
         parts.append(f'🔗 <a href="{e(share_link, quote=True)}">{e(share_link)}</a>')
     return split_html_blocks(parts)
+
+
+def short_paths(topic: Topic, at_least: int = 1) -> list[OfficialPath]:
+    """The official paths a short card shows: each app's first (an `any` path serves every app), in card order.
+
+    A short card (a WeChat reply, a text message) reaches WeChat and QQ users
+    alike: a card whose first path is a WeChat menu also shows its first QQ
+    path. Topped up in card order to `at_least` paths.
+    """
+    apps = {p for p in PATH_PLATFORMS if p != "any"}
+    chosen: list[OfficialPath] = []
+    covered: set[str] = set()
+    for path in topic.official_paths:
+        serves = apps if path.platform == "any" else {path.platform}
+        if not serves <= covered:
+            chosen.append(path)
+            covered |= serves
+    for path in topic.official_paths:
+        if len(chosen) >= at_least:
+            break
+        if path not in chosen:
+            chosen.append(path)
+    return sorted(chosen, key=topic.official_paths.index)
 
 
 def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str,
@@ -292,7 +315,7 @@ def fit_utf8(text: str, limit: int, tail: str = "") -> str:
 def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str | None = None,
                            footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2,
                            situation: str | None = None) -> str:
-    """A short card as plain text: the asker's first lines, the title, the first official channels, a warning,
+    """A short card as plain text: the asker's first lines, the title, each app's first official channel, a warning,
     a link to the full card.
 
     `footer` lines (a channel's hint) come before the link; with `limit`, the
@@ -301,7 +324,7 @@ def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str
     lines = [topic.first_lines(situation).get(lang), "", f"【{topic.title.get(lang)}】"]
     if topic.official_paths:
         lines += ["", kb.text("official_paths", lang) + ":"]
-        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths[:paths]]
+        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in short_paths(topic, paths)]
     if topic.warnings:
         lines.append(f"⚠ {topic.warnings[0].get(lang)}")
     tail = ["", *footer]

@@ -177,7 +177,8 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     topic = kb.topics["ban-appeal"]
     # The direct answer comes first, then the card's title and channels.
     assert content.startswith(topic.first.zh + "\n\n【" + topic.title.zh + "】")
-    assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
+    qq_path = next(p for p in topic.official_paths if p.platform == "qq")  # a QQ reader is not left with WeChat menus only
+    assert topic.official_paths[0].name.zh in content and qq_path.name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
     assert topic.answer.zh.strip() not in content  # the short form, not the whole card
@@ -230,6 +231,16 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert f"\n【{second_title}】" in picked
     # Another follower's "2" picks nothing.
     assert not wechat.text("oUser0007", "2").startswith("【")
+
+
+def test_every_banned_checklist_fits_a_reply_with_its_reason(conversation, kb):
+    # The reason step is the part written for this reader: no platform, reason or script may lose it to the cut.
+    from bot.conversation import PLATFORMS, REASONS
+    from bot.render import render_checklist_short_text
+
+    for lang, platform, reason in itertools.product(("zh", "zh-Hant", "zh-HK", "en"), PLATFORMS, REASONS):
+        text = render_checklist_short_text(kb, conversation.checklist(platform, reason, lang), PUBLIC, MAX_REPLY_BYTES)
+        assert kb.text(f"banned_reason_{reason}", lang) in text and "\n…\n" not in text, (lang, platform, reason)
 
 
 def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
