@@ -100,10 +100,6 @@ class LinkFact:
             return "medium"
         return None
 
-    def as_json(self) -> dict:
-        return {"data": self.data, "kind": self.kind, "domain": self.domain, "official": self.official,
-                "warning": self.warning}
-
 
 @dataclass(frozen=True)
 class Reading:
@@ -439,11 +435,6 @@ def read_picture(data: bytes, domains: Domains) -> Reading:
     codes = tuple(explain(payload, domains, in_qr=True) for payload in qr_payloads(rgb))
     text = "\n".join(ocr_lines(rgb))
     return Reading(text, codes, int((time.perf_counter() - started) * 1000), int((time.process_time() - cpu) * 1000))
-
-
-def warm_up() -> None:
-    """Load the OCR models now (a server may do it before the first picture arrives)."""
-    _Engine.get()
 
 
 class PictureReader:
