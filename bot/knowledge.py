@@ -181,6 +181,31 @@ UI_KEYS = (
     "guard_status_delete",
     "guard_status_off",
     "guard_warning",
+    "picture_read",
+    "picture_qr",
+    "picture_links",
+    "picture_no_text",
+    "picture_not_image",
+    "picture_too_big",
+    "picture_too_many_pixels",
+    "picture_broken",
+    "picture_busy",
+    "picture_timeout",
+    "picture_send_text",
+    "picture_send_text_page",
+    "link_official",
+    "link_lookalike",
+    "link_punycode",
+    "link_ip",
+    "link_shortener",
+    "link_other",
+    "code_payment",
+    "code_group",
+    "code_contact",
+    "code_text",
+    "web_picture_label",
+    "web_picture_send",
+    "web_picture_hint",
 )
 
 
@@ -404,6 +429,34 @@ class LabelledMessage:
 
 
 @dataclass(frozen=True)
+class OfficialDomain:
+    """A web domain known to be an official channel, and where that is said."""
+
+    domain: str
+    name: Localized
+    source: str
+
+
+@dataclass(frozen=True)
+class KnownPrefix:
+    """A QR payload or address prefix of a kind (a payment code, a group invitation, a contact card)."""
+
+    prefix: str
+    name: Localized
+
+
+@dataclass(frozen=True)
+class Domains:
+    """domains.yaml: what the bot knows of web addresses, for QR codes and links in any text."""
+
+    official: tuple[OfficialDomain, ...] = ()
+    shorteners: frozenset[str] = frozenset()
+    payment: tuple[KnownPrefix, ...] = ()
+    groups: tuple[KnownPrefix, ...] = ()
+    contacts: tuple[KnownPrefix, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     root: Path
     topics: dict[str, Topic]
@@ -418,6 +471,7 @@ class KnowledgeBase:
     ban_notices: BanNotices = field(default_factory=BanNotices)
     wording: Wording = field(default_factory=Wording)  # traditional.yaml: the converter's corrections
     app_labels: tuple[str, ...] = ()  # traditional.yaml: the app's own words the cards quote in 「…」
+    domains: Domains = field(default_factory=Domains)  # official domains, shorteners, payment codes
 
     @property
     def userdict(self) -> Path:
@@ -1083,6 +1137,72 @@ def _load_ban_notices(root: Path, topic_ids: set[str], problems: list[str]) -> B
     return BanNotices(read, term, topics)
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+
+
+def _load_domains(root: Path, problems: list[str]) -> Domains:
+    """domains.yaml: official domains (each with its source), shorteners, and kinds of QR payload."""
+    reader, data = _read_optional(root, "domains.yaml", problems)
+    if data is None:
+        return Domains()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping with 'official', 'shorteners', 'payment', 'groups', 'contacts'")
+        return Domains()
+    for key in data:
+        if key not in ("official", "shorteners", "payment", "groups", "contacts"):
+            problems.append(f"{reader.where(str(key))}: unknown field {key!r}")
+
+    def localized(value: Any, where: str) -> Localized | None:
+        if isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang].strip() for lang in LANGS):
+            return Localized(value["zh"].strip(), value["en"].strip())
+        problems.append(f"{where}: field 'name': needs zh and en strings")
+        return None
+
+    official = []
+    items = data.get("official")
+    if not isinstance(items, list) or not items:
+        problems.append(f"{reader.where('official')}: field 'official': must be a non-empty list of {{domain, name, source}}")
+        items = []
+    for i, item in enumerate(items):
+        where = f"{reader.where('official')}: official[{i}]"
+        if not isinstance(item, dict) or set(item) != {"domain", "name", "source"}:
+            problems.append(f"{where}: must have exactly domain, name and source (every official domain cites where it is said)")
+            continue
+        domain, source = item["domain"], item["source"]
+        if not isinstance(domain, str) or not _DOMAIN.match(domain):
+            problems.append(f"{where}: field 'domain': {domain!r} is not a lower-case domain name")
+            continue
+        if not isinstance(source, str) or not source.strip():
+            problems.append(f"{where}: field 'source': must say where the domain is given as official")
+            continue
+        name = localized(item["name"], where)
+        if name is not None:
+            official.append(OfficialDomain(domain, name, source.strip()))
+    shorteners = data.get("shorteners") or []
+    if not isinstance(shorteners, list) or not all(isinstance(h, str) and _DOMAIN.match(h) for h in shorteners):
+        problems.append(f"{reader.where('shorteners')}: field 'shorteners': must be a list of lower-case host names")
+        shorteners = []
+
+    def prefixes(field: str) -> tuple[KnownPrefix, ...]:
+        found = []
+        items = data.get(field) or []
+        if not isinstance(items, list):
+            problems.append(f"{reader.where(field)}: field {field!r}: must be a list of {{prefix, name}}")
+            return ()
+        for i, item in enumerate(items):
+            where = f"{reader.where(field)}: {field}[{i}]"
+            prefix = item.get("prefix") if isinstance(item, dict) else None
+            if not isinstance(prefix, str) or not prefix or prefix != prefix.lower():
+                problems.append(f"{where}: field 'prefix': must be a non-empty lower-case string")
+                continue
+            name = localized(item.get("name"), where)
+            if name is not None:
+                found.append(KnownPrefix(prefix, name))
+        return tuple(found)
+
+    return Domains(tuple(official), frozenset(shorteners), prefixes("payment"), prefixes("groups"), prefixes("contacts"))
+
+
 TRADITIONAL_FIELDS = ("fixes", "app_labels")
 ALL_CONVERTED = "all"  # a traditional.yaml `fixes` section that applies to every converted language
 
@@ -1257,10 +1377,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     messages = _load_messages(root, {path.stem for path in files}, problems)
     fallbacks = _load_fallbacks(root, theme_ids, problems, wording)
     ban_notices = _load_ban_notices(root, {path.stem for path in files}, problems)
+    domains = _load_domains(root, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
     return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
-                         fallbacks, ban_notices, wording, app_labels)
+                         fallbacks, ban_notices, wording, app_labels, domains)

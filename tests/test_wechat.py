@@ -306,12 +306,11 @@ def test_a_voice_message_is_answered_by_its_recognition(wechat, kb):
 
 
 @pytest.mark.parametrize("msg_type, fields", [
-    ("image", {"PicUrl": "http://mmbiz.example/1.jpg", "MediaId": "m3"}),
     ("link", {"Title": "收手机卡", "Description": "日结", "Url": "http://x.example"}),
     ("location", {"Location_X": "23.1", "Location_Y": "113.3", "Scale": "20", "Label": "广州"}),
     ("event", {"Event": "CLICK", "EventKey": "menu_1"}),
 ])
-def test_anything_but_text_and_voice_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
+def test_anything_but_text_voice_and_pictures_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
     msg_id = 9100 + len(msg_type) if msg_type != "event" else None
     reply = wechat.reply(wechat.post(message_xml("oUser0014", msg_type, msg_id, **fields)))
     assert reply["Content"] == kb.text("wechat_hint", "zh").replace("{menu}", "菜单")

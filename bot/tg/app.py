@@ -62,6 +62,10 @@ MEDIA = (
 )
 
 
+# Photos and pictures sent as files: read, in private chats and by the group guard.
+PICTURES = filters.PHOTO | filters.Document.IMAGE
+
+
 def file_url_for(base_url: str) -> str:
     """Bot API file URL beside a base URL: http://h/bot -> http://h/file/bot."""
     return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else base_url.rstrip("/") + "/file/bot"
@@ -170,13 +174,14 @@ def add_handlers(application: Application) -> None:
         CommandHandler("banned", banned.cmd_banned, private_chat),
         CommandHandler("cancel", banned.cmd_cancel, private_chat),
         CommandHandler("guard", guard.cmd_guard, group_chat),
+        MessageHandler(private_chat & PICTURES, private.on_private_picture),
         MessageHandler(private_chat & filters.FORWARDED & (filters.TEXT | filters.CAPTION), checks.on_forwarded),
         CommandHandler("ask", groups.cmd_ask, group_chat),
         CommandHandler("ask", cmd_private_ask, private_chat),
         CommandHandler("topic", groups.cmd_topic, group_chat),
         CommandHandler("topic", cmd_private_topic, private_chat),
         MessageHandler(private_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, private.on_private_text),
-        MessageHandler(group_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, groups.on_group_text),
+        MessageHandler(group_chat & (filters.TEXT | filters.CAPTION | PICTURES) & ~filters.COMMAND, groups.on_group_text),
         MessageHandler(private_chat & MEDIA, private.on_non_text),
         CallbackQueryHandler(buttons.on_button),
         InlineQueryHandler(inline.on_inline_query),
