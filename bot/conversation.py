@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Union
 
 from . import languages
 from .checker import MessageChecker, Verdict
-from .knowledge import KnowledgeBase, OfficialPath, Topic
+from .knowledge import NOTICE_REASONS, Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
+from .notices import UNKNOWN, NoticeReader, NoticeReading
+from .privacy import mask_personal_data
+from .reading import LinkFact, PictureReader, Reading, links_in
+from .reload import LiveKnowledge
 from .store import Store
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
 PLATFORMS = ("wechat", "qq", "other")
-REASONS = ("fraud", "gambling", "porn", "helping", "unknown")
+REASONS = (*NOTICE_REASONS, UNKNOWN)
 FLOW_TIMEOUT = 15 * 60
 # The `platform` of the official paths each choice shows: "other" gets only the
 # paths that suit every platform (never a WeChat-only menu).
@@ -46,22 +50,6 @@ REASON_TOPIC = {
     "helping": "unseal-helper-job",
     "unknown": "ban-types-duration",
 }
-# A pasted notice is classified by the matcher: the topic it lands on says the reason.
-TOPIC_REASON = {
-    "regional-fraud-ban": "fraud",
-    "report-fraud-general": "fraud",
-    "pig-butchering-scam": "fraud",
-    "gambling-consequences": "gambling",
-    "report-gambling": "gambling",
-    "report-porn-contraband": "porn",
-    "unseal-helper-job": "helping",
-    "scan-code-stranger": "helping",
-    "buy-sell-accounts": "helping",
-    "paid-unseal-service": "helping",
-    "sell-sim-card": "helping",
-}
-# A reason's topic must score at least this in a pasted notice's ranking to count.
-NOTICE_FLOOR = 0.05
 # Cards that also offer the /banned checklist.
 GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
 # A follow-up is read with the last card in mind, and a number picks from the
@@ -80,6 +68,10 @@ class Card:
 
     topic: Topic
     lang: str
+    situation: str | None = None  # where the asker stands (situations.yaml): which first lines they read
+    # Asked for by name (a button, a shared link, a number, a command) rather than the answer to a
+    # question: shown whole, its first lines on top, where a question's answer is the short form first.
+    whole: bool = False
 
     @property
     def offers_checklist(self) -> bool:
@@ -92,6 +84,7 @@ class Choices:
 
     topics: tuple[Topic, ...]
     lang: str
+    situation: str | None = None  # the asker's situation in the first topic
 
 
 @dataclass(frozen=True)
@@ -99,6 +92,7 @@ class NoAnswer:
     """An honest no-answer: what the bot covers, and the general channels (110, 96110)."""
 
     lang: str
+    fallback: Fallback | None = None  # another platform's ban, a frozen bank card: what holds everywhere
 
 
 @dataclass(frozen=True)
@@ -109,6 +103,7 @@ class Checked:
     text: str  # what was checked: a channel may offer to read it as a question instead
     lang: str
     offer_question: bool  # routed here by guess, not asked for: offer "I meant it as a question"
+    links: tuple[LinkFact, ...] = ()  # the addresses in the text (and a picture's QR codes), explained
 
 
 @dataclass(frozen=True)
@@ -139,6 +134,7 @@ class Checklist:
     reason_text: str
     reason_topic: Topic
     lang: str
+    notice: NoticeReading | None = None  # what a pasted notice states, when the reason came from one
 
     @property
     def topics(self) -> list[Topic]:
@@ -153,26 +149,82 @@ class Notice:
     lang: str
 
 
-Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice]
+@dataclass(frozen=True)
+class Pictured:
+    """A picture's reply: what was read from it (shown, so that a misreading shows), then the reply to that text."""
+
+    text: str  # everything read, line by line
+    codes: tuple[LinkFact, ...]  # the picture's QR codes, explained
+    reply: "Reply"  # to the text: a card, a verdict, the checklist… or a notice (nothing could be read)
+    lang: str
+
+    @property
+    def excerpt(self) -> str:
+        """The read text as the reply quotes it: one line, shortened, personal data masked."""
+        flat = " / ".join(line.strip() for line in self.text.splitlines() if line.strip())
+        flat = mask_personal_data(flat)
+        return flat if len(flat) <= PICTURE_EXCERPT else flat[:PICTURE_EXCERPT - 1] + "…"
+
+    @property
+    def risk(self) -> str | None:
+        return self.reply.verdict.risk if isinstance(self.reply, Checked) else None
+
+
+Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice, Pictured]
+# Characters of a picture's text quoted back to the sender.
+PICTURE_EXCERPT = 120
+RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+PARAGRAPH_MIN = 6  # letters, digits or characters of a paragraph the matcher is asked about on its own
+LINK_TOPIC = "suspicious-links-apps"  # the topic of a verdict that only a disguised address made risky
 
 
 class Conversation:
-    """One knowledge base's conversations with everyone, on every channel.
+    """The conversations with everyone, on every channel, over the knowledge base being served.
 
     A user is a string that is stable for a person on a channel ("123" for a
     Telegram user, "web:…" for a browser, "wx:…" for a WeChat follower).
+    `knowledge` (bot/reload.py) supplies the matcher and checker of the
+    bundle the request pinned, so a live reload never mixes two knowledge bases
+    in one reply; without it, `matcher` and `checker` are served as they are.
     """
 
-    def __init__(self, matcher: Matcher, checker: MessageChecker, store: Store,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.matcher = matcher
-        self.checker = checker
+    def __init__(self, matcher: Matcher | None, checker: MessageChecker | None, store: Store,
+                 clock: Callable[[], float] = time.time, knowledge: LiveKnowledge | None = None) -> None:
+        if knowledge is None:
+            assert matcher is not None, "a matcher or live knowledge is needed"
+            knowledge = LiveKnowledge.fixed(matcher, checker)
+        self.knowledge = knowledge
         self.store = store
         self.clock = clock
+        self._notices: tuple[KnowledgeBase, NoticeReader] | None = None
+        # Pictures are read off the event loop, a few at a time; the OCR models load on the first one.
+        self._pictures = PictureReader(self.kb.domains)
+
+    @property
+    def notices(self) -> NoticeReader:
+        """The ban-notice reader of the knowledge base this request pinned (again after a reload)."""
+        kb = self.kb
+        if self._notices is None or self._notices[0] is not kb:
+            self._notices = (kb, NoticeReader(kb.ban_notices))
+        return self._notices[1]
+
+    @property
+    def pictures(self) -> PictureReader:
+        """The one picture reader (its models load once), reading links with the pinned knowledge base's domains."""
+        self._pictures.domains = self.kb.domains
+        return self._pictures
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
     def text(self, key: str, lang: str) -> str:
         return self.kb.text(key, lang)
@@ -220,14 +272,28 @@ class Conversation:
                     return self.checklist_platform(user, options[number - 1], lang)
                 return self._finish_checklist(user, state, options[number - 1], lang)
         if state is not None and state.get("step") == "notice":
-            return self._finish_checklist(user, state, self.classify_notice(text), lang)
+            return self._finish_checklist(user, state, self.read_notice(text), lang)
         topics = self._offered(user)
         if number is not None and 1 <= number <= len(topics):
-            return self.open(user, topics[number - 1], lang)
-        verdict = self.checker.check_message(text)
+            situation = offered.get("situation") if isinstance(offered.get("situation"), str) else None
+            return self.open(user, topics[number - 1], lang, situation=situation)
+        verdict, links = self.check_links(text)
         if self.checker.reads_like_a_message(text, verdict):
-            return Checked(verdict, text, lang, offer_question=True)
-        return self.question(user, text, lang)
+            return Checked(verdict, text, lang, offer_question=True, links=links)
+        reply = self.question(user, text, lang)
+        if isinstance(reply, NoAnswer) and reply.fallback is None and self.checker.asks_nothing(text):
+            # No question in it and no answer for it: a pasted message, and the person wants to know if it is safe.
+            return Checked(verdict, text, lang, offer_question=True, links=links)
+        if isinstance(reply, Card) and verdict.context == "notice" and not self._suits_notice(reply.topic.id, text):
+            # The person's own ban notice: never a card about a reason it does not state.
+            return self.open(user, self.kb.ban_notices.topics[0], lang, situation=reply.situation, whole=False)
+        return reply
+
+    def _suits_notice(self, topic_id: str, notice: str) -> bool:
+        """True when a card may answer a pasted notice: it suits any notice, or speaks of the reason the notice states."""
+        notices = self.kb.ban_notices
+        stated = notices.reasons.get(self.read_notice(notice).reason)
+        return topic_id in notices.topics or (stated is not None and topic_id in stated.topics)
 
     def question(self, user: str, text: str, lang: str | None = None, previous_topic: str | None = None,
                  private: bool = True) -> Reply:
@@ -244,27 +310,45 @@ class Conversation:
         match = self.matcher.match_followup(text, previous)
         return self.reply_to_match(user, text, match, lang, private)
 
+    def as_question(self, user: str, text: str, lang: str | None = None) -> Reply:
+        """A message the checker took for an ad, which its sender says they meant as a question.
+
+        Answered as a question, and kept (masked) for curators: the checker's routing
+        or the knowledge base may need a phrasing.
+        """
+        if text.strip():
+            self.store.record_unanswered(text, languages.detect(text), kind="as_question")
+        return self.question(user, text, lang)
+
     def reply_to_match(self, user: str, text: str, match: Match, lang: str, private: bool = True) -> Reply:
         kb = self.kb
         if private and match.decision != "suggest" and self._offered(user):
             self.store.put(f"flow:offered:{user}", None)  # a new question: old numbers mean nothing now
         if match.decision == "answer" and match.topic:
-            return self.open(user, match.topic, lang, remember=private)
+            return self.open(user, match.topic, lang, remember=private, situation=match.situation, whole=False)
         if match.decision == "suggest" and match.topic and not private:
+            self.store.record_unanswered(text, match.lang, kind="low")
             ids = [match.topic] + [a.topic for a in match.alternatives]
-            return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang)
+            return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang, match.situation)
         if match.decision == "suggest" and match.topic:
-            return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang)
+            # An unsure answer: a curator may add the question as a phrasing of the topic it meant.
+            self.store.record_unanswered(text, match.lang, kind="low")
+            return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
         self.store.record_unanswered(text, match.lang)
-        return NoAnswer(lang)
+        return NoAnswer(lang, kb.fallbacks.get(match.fallback))
 
-    def offer(self, user: str, topic_ids: list[str], lang: str) -> Choices:
-        """Topics to choose from (did you mean, a menu); a bare number then picks one."""
+    def offer(self, user: str, topic_ids: list[str], lang: str, situation: str | None = None) -> Choices:
+        """Topics to choose from (did you mean, a menu); a bare number then picks one.
+
+        `situation`: the asker's, kept so that the card picked opens with that reader's first lines.
+        """
         ids = [t for t in topic_ids if t in self.kb.topics]
-        self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "at": self.clock()}))
-        return Choices(tuple(self.kb.topics[t] for t in ids), lang)
+        self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "situation": situation,
+                                                            "at": self.clock()}))
+        return Choices(tuple(self.kb.topics[t] for t in ids), lang, situation)
 
-    def open(self, user: str, topic_id: str, lang: str | None = None, remember: bool = True) -> Card | Notice:
+    def open(self, user: str, topic_id: str, lang: str | None = None, remember: bool = True,
+             situation: str | None = None, whole: bool = True) -> Card | Notice:
         """A topic's card (a deep link, a button, a topic page); remembered as the last card."""
         lang = lang or self.language(user)
         topic = self.kb.topics.get(topic_id)
@@ -273,7 +357,7 @@ class Conversation:
         self.store.record_view(topic.id)
         if remember:
             self.store.put(f"flow:last:{user}", json.dumps({"topic": topic.id, "at": self.clock()}))
-        return Card(topic, lang)
+        return Card(topic, lang, situation if topic.situation(situation) else None, whole)
 
     def check(self, user: str, text: str, lang: str | None = None, offer_question: bool = False) -> Checked | Notice:
         """A message the person asks about on purpose (/check, a forward, the page's check box).
@@ -284,7 +368,84 @@ class Conversation:
         lang = lang or self.language(user, text)
         if not text.strip():
             return Notice("check_usage", lang)
-        return Checked(self.checker.check_message(text), text, lang, offer_question)
+        verdict, links = self.check_links(text)
+        return Checked(verdict, text, lang, offer_question, links)
+
+    def check_links(self, text: str, codes: tuple[LinkFact, ...] = ()) -> tuple[Verdict, tuple[LinkFact, ...]]:
+        """The checker's verdict, with the addresses of the text (and QR codes) explained.
+
+        A disguised address (a lookalike, punycode, a bare IP, a shortener) makes an
+        ad at least as risky as the address alone; a warning that quotes one stays a warning.
+        """
+        verdict = self.checker.check_message(text) if text.strip() else self._empty_verdict()
+        links = tuple(codes) + links_in(text, self.kb.domains)
+        worst = max((f.risk for f in links if f.risk and (f.in_qr or verdict.context in ("ad", "notice"))),
+                    key=RISK_RANK.__getitem__, default=None)
+        if worst is not None and RISK_RANK[worst] > RISK_RANK[verdict.risk]:
+            topics = verdict.topics or ((LINK_TOPIC,) if LINK_TOPIC in self.kb.topics else ())
+            verdict = replace(verdict, risk=worst, context="ad", topics=topics,
+                              next_step=self.checker.next_step(worst, list(topics), verdict.flags, verdict.medium))
+        return verdict, links
+
+    def _picture_match(self, text: str) -> Match:
+        """The matcher on a picture's whole text, else on each of its paragraphs, the newest (lowest) first:
+        a chat screenshot holds a name, a greeting and the one message that asks something."""
+        match = self.matcher.match_question(text)
+        if match.decision == "answer":
+            return match
+        paragraphs = [p for p in text.splitlines() if sum(c.isalnum() for c in p) >= PARAGRAPH_MIN]
+        for paragraph in reversed(paragraphs if len(paragraphs) > 1 else []):
+            candidate = self.matcher.match_question(paragraph)
+            if candidate.decision == "answer":
+                return candidate
+        return match
+
+    def _empty_verdict(self) -> Verdict:
+        return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
+
+    def picture(self, user: str, reading: Reading, fallback_lang: str | None = None,
+                lang: str | None = None) -> Pictured:
+        """A picture's text and QR codes, read as a person holding the screenshot means them.
+
+        In the /banned checklist, a screenshot of the ban notice answers its question.
+        Otherwise a notice or a question the bot can answer gets its card, and
+        anything else (an ad, a DM, a poster, a code alone) gets a verdict.
+        """
+        text = reading.text.strip()
+        lang = lang or self.language(user, text, fallback_lang)
+        if not text and not reading.codes:
+            return Pictured("", (), Notice("picture_no_text", lang), lang)
+        state = self._flow(user)
+        if text and state is not None and state.get("step") == "notice":
+            return Pictured(text, reading.codes, self._finish_checklist(user, state, self.read_notice(text), lang), lang)
+        verdict, links = self.check_links(text, reading.codes)
+        checked = Checked(verdict, text, lang, offer_question=False, links=links)
+        # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
+        # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).
+        hunch = verdict.learned_only and not verdict.flags and not any(f.risk for f in links)
+        if not text or (verdict.risk != "low" and not hunch):
+            return Pictured(text, reading.codes, checked, lang)
+        # A screenshot has several lines and reads like a pasted message, so that test is not asked here.
+        match = self._picture_match(text)
+        notice_topics = self.kb.ban_notices.topics
+        if match.decision == "answer" and match.topic:
+            topic = match.topic
+            if verdict.context == "notice" and notice_topics and not self._suits_notice(topic, text):
+                topic = notice_topics[0]  # the reader's own ban notice: never a card about a reason it does not state
+            return Pictured(text, reading.codes, self.open(user, topic, lang, situation=match.situation, whole=False), lang)
+        if verdict.context == "notice" and notice_topics:
+            # The platform's notice about the reader's account, in words the matcher is unsure of: the card every notice suits.
+            card = self.open(user, notice_topics[0], lang, situation=match.situation, whole=False)
+            return Pictured(text, reading.codes, card, lang)
+        if hunch and verdict.risk != "low":
+            return Pictured(text, reading.codes, checked, lang)
+        # Half-recognised (a notice in unusual words): the likely cards to choose from, unless the
+        # text is a warning, news or a group's rules, which ask nothing.
+        if match.decision == "suggest" and match.topic and verdict.context in ("ad", "question") \
+                and not self.checker.reads_like_a_message(text, verdict):
+            choices = self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
+            return Pictured(text, reading.codes, choices, lang)
+        return Pictured(text, reading.codes, checked, lang)
 
     def vote(self, user: str, topic_id: str, up: bool) -> bool:
         """Feedback on a card: one vote per person and card (a second press replaces the first)."""
@@ -349,23 +510,19 @@ class Conversation:
         self._save_flow(user, None)
         return Notice("flow_cancelled" if had_flow else "flow_nothing_to_cancel", lang)
 
-    def classify_notice(self, text: str) -> str:
-        """The reason a pasted ban notice gives, as one of REASONS.
+    def read_notice(self, text: str) -> NoticeReading:
+        """What a pasted ban notice states: its reason ("unknown" unless it names one) and its term."""
+        return self.notices.read(text)
 
-        The notice is read as a question: the first topic in the matcher's ranking
-        that stands for a reason says which (a notice is about a ban, so the appeal
-        card often ranks first and says nothing about the reason).
+    def checklist(self, platform: str, reason: str | NoticeReading, lang: str) -> Checklist:
+        """The personal checklist: the chosen platform's channels, nothing about reporting others.
+
+        `reason`: the one the person chose, or what their pasted notice states;
+        the notice's own words for its reason and term are read back to them.
         """
-        match = self.matcher.match_question(text)
-        ranked = ([(match.topic, match.score)] if match.topic else []) + [(a.topic, a.score) for a in match.alternatives]
-        for topic, score in ranked:
-            if topic in TOPIC_REASON and score >= NOTICE_FLOOR:
-                return TOPIC_REASON[topic]
-        return "unknown"
-
-    def checklist(self, platform: str, reason: str, lang: str) -> Checklist:
-        """The personal checklist: the chosen platform's channels, nothing about reporting others."""
         kb = self.kb
+        notice = reason if isinstance(reason, NoticeReading) else None
+        reason = notice.reason if notice else reason
         wanted = PATH_PLATFORM.get(platform, "any")
         items = []
         shown: set[str] = set()  # a path listed under one step is not repeated under the next
@@ -376,13 +533,30 @@ class Conversation:
             note = self.text("banned_other_note", lang) if key == "banned_step_appeal" and not paths else None
             items.append(ChecklistItem(self.text(key, lang), topic, paths, note))
         return Checklist(platform, reason, tuple(items), self.text("banned_step_reason", lang),
-                         self.text(f"banned_reason_{reason}", lang), kb.topics[REASON_TOPIC[reason]], lang)
+                         self.reason_text(platform, reason, notice, lang), kb.topics[REASON_TOPIC[reason]], lang,
+                         notice)
+
+    def reason_text(self, platform: str, reason: str, notice: NoticeReading | None, lang: str) -> str:
+        """The reason step: what the notice states in its own words, then what that reason means on this platform."""
+        lines = []
+        if notice is not None and notice.reason_words:
+            lines.append(self.text("banned_notice_states_reason", lang).replace("{words}", notice.reason_words))
+        elif notice is not None:
+            lines.append(self.text("banned_notice_states_no_reason", lang))
+        if notice is not None and notice.term:
+            lines.append(self.text("banned_notice_states_term", lang).replace("{term}", notice.term))
+        key = f"banned_reason_{reason}"
+        if platform != "wechat" and f"{key}_elsewhere" in self.kb.ui:
+            # A step that quotes WeChat's rules has a version for QQ and others that says they are WeChat's.
+            key += "_elsewhere"
+        lines.append(self.text(key, lang))
+        return "\n".join(lines)
 
     def checklist_state(self, user: str) -> dict | None:
         """Where the person is in /banned (for channels that show the step as a page), or None."""
         return self._flow(user)
 
-    def _finish_checklist(self, user: str, state: dict, reason: str, lang: str) -> Checklist:
+    def _finish_checklist(self, user: str, state: dict, reason: str | NoticeReading, lang: str) -> Checklist:
         self._save_flow(user, None)
         return self.checklist(state.get("platform", "wechat"), reason, lang)
 

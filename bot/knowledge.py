@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .languages import base_of, localize
+from .languages import CONVERTED, Wording, base_of, localize
 from .regex_shape import super_linear_problems
 from .text import SynonymTable, clean_input, has_cjk
 
@@ -32,9 +32,13 @@ MAX_TITLE = 60
 MAX_SUMMARY = 200
 MAX_ANSWER = 1200
 MIN_QUESTIONS = 12
+MAX_FIRST = {"zh": 90, "en": 240}  # the answer first: two lines on a phone
+MIN_SITUATION_QUESTIONS = 8
 # Which app an official path is for; "any" (the default) suits every platform (110, 96110 ...).
 # Channels that show one platform's paths (the /banned checklist) filter on it.
 PATH_PLATFORMS = ("wechat", "qq", "any")
+# What a card's source is: a source document (its file name) or a public fact (where it is published).
+SOURCE_KINDS = ("seed", "public")
 _PUNCT = re.compile(r"[\s.,!?;:'\"，。！？；：、“”‘’（）()\-]+")
 
 # Every field of a topic file, with whether it is required and what it means.
@@ -49,15 +53,23 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
     "answer": (True, f"{{zh, en}} plain-text steps, at most {MAX_ANSWER} characters each"),
     "official_paths": (True, "list of {name: {zh, en}, how: {zh, en}, platform: wechat|qq|any (optional)}"),
     "warnings": (False, "list of {zh, en}: what not to do"),
-    "sources": (True, "list of {seed, zh, en}: the source document and the line users see naming it"),
+    "sources": (True, "list of {seed or public, supports, zh, en}: a source document or a published public fact, "
+                      "what the card takes from it, and the line users see naming it"),
     "related": (True, "other topic ids"),
     "requires": (False, "words of which a question must hold one for the topic to win outright"),
+    "first": (True, "{zh, en} the direct answer to the general reader, at most two lines"),
+    "situations": (False, "list of {id, first: {zh, en}, questions}: other readers of the topic (situations.yaml ids)"),
 }
 
 # Interface strings the code looks up in ui.yaml; a missing one is a load error,
 # not a KeyError in front of a user.
 UI_KEYS = (
     "no_answer",
+    "no_answer_first",
+    "no_answer_scope",
+    "first_suggest",
+    "banned_first",
+    "full_steps",
     "did_you_mean",
     "general_channels",
     "official_paths",
@@ -86,6 +98,7 @@ UI_KEYS = (
     "check_context_question",
     "check_context_news",
     "check_context_rules",
+    "check_context_notice",
     "check_usage",
     "check_high",
     "check_medium",
@@ -96,7 +109,10 @@ UI_KEYS = (
     "check_next",
     "check_next_risky",
     "check_next_risky_no_codes",
+    "check_next_codes",
+    "check_next_110",
     "check_next_low",
+    "check_next_notice",
     "check_channels",
     "web_title",
     "web_tagline",
@@ -145,6 +161,13 @@ UI_KEYS = (
     "banned_reason_porn",
     "banned_reason_helping",
     "banned_reason_unknown",
+    "banned_reason_gambling_elsewhere",
+    "banned_reason_porn_elsewhere",
+    "banned_reason_helping_elsewhere",
+    "banned_reason_unknown_elsewhere",
+    "banned_notice_states_reason",
+    "banned_notice_states_no_reason",
+    "banned_notice_states_term",
     "banned_other_note",
     "flow_cancelled",
     "flow_nothing_to_cancel",
@@ -159,6 +182,31 @@ UI_KEYS = (
     "guard_status_delete",
     "guard_status_off",
     "guard_warning",
+    "picture_read",
+    "picture_qr",
+    "picture_links",
+    "picture_no_text",
+    "picture_not_image",
+    "picture_too_big",
+    "picture_too_many_pixels",
+    "picture_broken",
+    "picture_busy",
+    "picture_timeout",
+    "picture_send_text",
+    "picture_send_text_page",
+    "link_official",
+    "link_lookalike",
+    "link_punycode",
+    "link_ip",
+    "link_shortener",
+    "link_other",
+    "code_payment",
+    "code_group",
+    "code_contact",
+    "code_text",
+    "web_picture_label",
+    "web_picture_send",
+    "web_picture_hint",
 )
 
 
@@ -176,10 +224,13 @@ class Localized:
 
     zh: str
     en: str
+    # The knowledge base's corrections of the Traditional converter (traditional.yaml), carried by
+    # every string it loads so that each one reads the same in every channel.
+    wording: Wording | None = field(default=None, compare=False, repr=False)
 
     def get(self, lang: str) -> str:
         """The text in a language of bot.languages: the English, or the Chinese in that language's script."""
-        return self.en if base_of(lang) == "en" else localize(self.zh, lang)
+        return self.en if base_of(lang) == "en" else localize(self.zh, lang, self.wording)
 
 
 @dataclass(frozen=True)
@@ -195,10 +246,34 @@ class OfficialPath:
 
 @dataclass(frozen=True)
 class Source:
-    """A source document: its file name for curators and tests, and the citation users read."""
+    """Where a card's facts come from, for curators and tests, and the citation users read.
 
-    seed: str
+    Either a source document (`seed`, its file name) or a published public fact
+    (`public`: where it is published, such as a law's text); `supports` says what
+    the card takes from it.
+    """
+
+    seed: str | None
     citation: Localized
+    supports: str = ""
+    public: str | None = None
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Where the asker stands in a topic (already did it, a relative, a group owner…) and what they read first."""
+
+    id: str
+    first: Localized
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SituationKind:
+    """A situation id of situations.yaml, shared by the topics that have it."""
+
+    id: str
+    label: Localized
 
 
 @dataclass(frozen=True)
@@ -217,6 +292,21 @@ class Topic:
     sources: tuple[Source, ...]
     related: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    first: Localized = Localized("", "")
+    situations: tuple[Situation, ...] = ()
+
+    def situation(self, situation_id: str | None) -> Situation | None:
+        return next((s for s in self.situations if s.id == situation_id), None)
+
+    def first_lines(self, situation_id: str | None = None) -> Localized:
+        """What a reader in that situation reads first (the general first lines when the topic lacks it)."""
+        found = self.situation(situation_id)
+        return found.first if found else self.first
+
+    @property
+    def all_questions(self) -> tuple[str, ...]:
+        """Every phrasing that leads to the topic: the general ones and every situation's."""
+        return self.questions + tuple(q for s in self.situations for q in s.questions)
 
 
 @dataclass(frozen=True)
@@ -232,6 +322,11 @@ class RedFlag:
     # on; tests/test_red_flag_reasons.py runs them through the checker.
     fires_on: tuple[str, ...] = ()
     silent_on: tuple[str, ...] = ()
+    # What to do next, by the medium the message came through ("any", and the ids of `media`).
+    next_step: dict[str, Localized] = field(default_factory=dict)
+    # A platform's own ban notice may state this as its reason ("因涉嫌赌博…已被限制"):
+    # there it is no sign of a scam.
+    notice_reason: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,6 +343,76 @@ class RedFlags:
     rules_cues: tuple[re.Pattern[str], ...] = ()
     asking_cues: tuple[re.Pattern[str], ...] = ()
     accusation_cues: tuple[re.Pattern[str], ...] = ()
+    negation_cues: tuple[re.Pattern[str], ...] = ()
+    notice_cues: tuple[re.Pattern[str], ...] = ()
+    to_bot_cues: tuple[re.Pattern[str], ...] = ()
+    # Where a message came from (a call, a street stall, a DM, an online post), in order: the first that matches.
+    media: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
+    notice_topic: str | None = None  # the card a platform's own notice points to
+    # The next step of a verdict no flag explains (the classifier's topic alone), by topic and medium.
+    topic_next_steps: dict[str, dict[str, Localized]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoticePatterns:
+    """What a ban notice may state (a reason, or how long the ban lasts), as curated in ban_notices.yaml."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
+    # Notices that state it and near misses that must not be read as stating it;
+    # tests/test_ban_notices.py runs them.
+    states: tuple[str, ...] = ()
+    silent: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # a reason's cards: a reply to a notice opens one only if the notice states it
+
+
+@dataclass(frozen=True)
+class BanNotices:
+    """How a pasted ban notice is read: the reasons it may state (NOTICE_REASONS) and its term."""
+
+    reasons: dict[str, NoticePatterns] = field(default_factory=dict)
+    term: NoticePatterns = field(default_factory=NoticePatterns)
+    topics: tuple[str, ...] = ()  # cards that suit any notice, the first for a notice the matched card does not suit
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """An honest fallback for a question without a card whose asker is in the same trouble (fallbacks.yaml)."""
+
+    id: str
+    platforms: tuple[re.Pattern[str], ...]
+    problems: tuple[re.Pattern[str], ...]
+    first: Localized
+    answer: Localized
+    overrules_cards: bool = False  # applies even where a card of Fallbacks.themes matched
+
+    def applies(self, norm: str) -> bool:
+        """True when a normalised question names one of its platforms and one of its problems."""
+        return any(p.search(norm) for p in self.platforms) and any(p.search(norm) for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Fallbacks:
+    """fallbacks.yaml: the fallbacks, the platforms the cards are about, and the themes a fallback may overrule."""
+
+    entries: tuple[Fallback, ...] = ()
+    own_platforms: tuple[re.Pattern[str], ...] = ()
+    themes: frozenset[str] = frozenset()
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def for_question(self, norm: str, overruling: bool = False) -> Fallback | None:
+        """The fallback for a normalised question, or None (always None when it names one of our platforms).
+
+        `overruling`: a card matched, and only a fallback that overrules cards may replace it.
+        """
+        if any(p.search(norm) for p in self.own_platforms):
+            return None
+        found = next((f for f in self.entries if f.applies(norm)), None)
+        return found if found is not None and (found.overrules_cards or not overruling) else None
+
+    def get(self, fallback_id: str | None) -> Fallback | None:
+        return next((f for f in self.entries if f.id == fallback_id), None)
 
 
 @dataclass(frozen=True)
@@ -265,6 +430,34 @@ class LabelledMessage:
 
 
 @dataclass(frozen=True)
+class OfficialDomain:
+    """A web domain known to be an official channel, and where that is said."""
+
+    domain: str
+    name: Localized
+    source: str
+
+
+@dataclass(frozen=True)
+class KnownPrefix:
+    """A QR payload or address prefix of a kind (a payment code, a group invitation, a contact card)."""
+
+    prefix: str
+    name: Localized
+
+
+@dataclass(frozen=True)
+class Domains:
+    """domains.yaml: what the bot knows of web addresses, for QR codes and links in any text."""
+
+    official: tuple[OfficialDomain, ...] = ()
+    shorteners: frozenset[str] = frozenset()
+    payment: tuple[KnownPrefix, ...] = ()
+    groups: tuple[KnownPrefix, ...] = ()
+    contacts: tuple[KnownPrefix, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     root: Path
     topics: dict[str, Topic]
@@ -274,6 +467,12 @@ class KnowledgeBase:
     ui: dict[str, Localized]
     red_flags: RedFlags = field(default_factory=RedFlags)
     messages: tuple[LabelledMessage, ...] = ()  # the scam checker's training data
+    situation_kinds: dict[str, SituationKind] = field(default_factory=dict)
+    fallbacks: "Fallbacks" = field(default_factory=lambda: Fallbacks())
+    ban_notices: BanNotices = field(default_factory=BanNotices)
+    wording: Wording = field(default_factory=Wording)  # traditional.yaml: the converter's corrections
+    app_labels: tuple[str, ...] = ()  # traditional.yaml: the app's own words the cards quote in 「…」
+    domains: Domains = field(default_factory=Domains)  # official domains, shorteners, payment codes
 
     @property
     def userdict(self) -> Path:
@@ -367,10 +566,11 @@ _MISSING = object()  # a required field that is absent: reported once, not again
 class _TopicChecker:
     """Turns one topic file's data into a Topic, or records why it cannot."""
 
-    def __init__(self, reader: _FileReader, data: Any, topic_id: str) -> None:
+    def __init__(self, reader: _FileReader, data: Any, topic_id: str, wording: Wording | None = None) -> None:
         self.reader = reader
         self.data = data
         self.topic_id = topic_id
+        self.wording = wording
         self.ok = True
 
     def fail(self, fieldname: str, message: str) -> None:
@@ -390,20 +590,23 @@ class _TopicChecker:
             self.fail(fieldname, f"{len(value):,} characters, at most {max_len:,} allowed")
         return value
 
-    def localized(self, value: Any, fieldname: str, max_len: int | None = None) -> Localized:
+    def localized(self, value: Any, fieldname: str, max_len: int | dict[str, int] | None = None) -> Localized:
         if value is _MISSING:
-            return Localized("", "")
+            return Localized("", "", self.wording)
         if not isinstance(value, dict):
             self.fail(fieldname, "must have 'zh' and 'en'")
-            return Localized("", "")
+            return Localized("", "", self.wording)
         for key in value:
             if key not in LANGS:
                 self.fail(f"{fieldname}.{key}", "unknown language (only zh and en)")
         missing = [lang for lang in LANGS if lang not in value]
         for lang in missing:
             self.fail(f"{fieldname}.{lang}", "missing")
+        limits = max_len if isinstance(max_len, dict) else dict.fromkeys(LANGS, max_len)
         return Localized(
-            *(self.string(value.get(lang), f"{fieldname}.{lang}", max_len) if lang not in missing else "" for lang in LANGS)
+            *(self.string(value.get(lang), f"{fieldname}.{lang}", limits[lang]) if lang not in missing else ""
+              for lang in LANGS),
+            self.wording,
         )
 
     def string_list(self, value: Any, fieldname: str, min_len: int = 1) -> tuple[str, ...]:
@@ -447,12 +650,40 @@ class _TopicChecker:
     def citation(self, source: dict, fieldname: str) -> Localized:
         # A source line is read by users in the card's language: the English one
         # names the document in English (a Chinese title goes into words).
-        text = Localized(*(self.string(source.get(lang, _MISSING), f"{fieldname}.{lang}") for lang in LANGS))
+        text = Localized(*(self.string(source.get(lang, _MISSING), f"{fieldname}.{lang}") for lang in LANGS), self.wording)
         if has_cjk(text.en):
             self.fail(f"{fieldname}.en", "contains Chinese characters; say it in English")
         return text
 
-    def build(self, themes: set[str]) -> Topic | None:
+    def source(self, source: dict, fieldname: str) -> Source:
+        # A source is a document (seed) or a public fact with where it is published, never both or neither.
+        kinds = [key for key in SOURCE_KINDS if key in source]
+        if len(kinds) != 1:
+            self.fail(fieldname, "needs exactly one of 'seed' (a source document) or 'public' (where a public fact "
+                                 "is published)")
+        seed = self.string(source["seed"], f"{fieldname}.seed") if "seed" in source else None
+        public = self.string(source["public"], f"{fieldname}.public") if "public" in source else None
+        supports = self.string(source.get("supports", _MISSING), f"{fieldname}.supports")
+        return Source(seed, self.citation(source, fieldname), supports, public)
+
+    def situations(self, value: Any, kinds: set[str]) -> tuple[Situation, ...]:
+        items = self.mapping_list(value, "situations", ("id", "first", "questions"), min_len=0)
+        out, seen = [], set()
+        for i, item in enumerate(items):
+            where = f"situations[{i}]"
+            sid = item.get("id")
+            if sid not in kinds:
+                self.fail(f"{where}.id", f"{sid!r} is not a situation of situations.yaml")
+                continue
+            if sid in seen:
+                self.fail(f"{where}.id", f"{sid!r} listed twice")
+            seen.add(sid)
+            out.append(Situation(sid, self.localized(item.get("first", _MISSING), f"{where}.first", MAX_FIRST),
+                                 self.string_list(item.get("questions", _MISSING), f"{where}.questions",
+                                                  MIN_SITUATION_QUESTIONS)))
+        return tuple(out)
+
+    def build(self, themes: set[str], situation_kinds: set[str] = frozenset()) -> Topic | None:
         data = self.data
         if not isinstance(data, dict):
             self.fail("(file)", "must be a mapping of topic fields")
@@ -484,8 +715,9 @@ class _TopicChecker:
         if not isinstance(warnings_raw, list):
             self.fail("warnings", "must be a list")
         sources = [
-            Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.citation(s, f"sources[{i}]"))
-            for i, s in enumerate(self.mapping_list(data.get("sources", _MISSING), "sources", ("seed", *LANGS)))
+            self.source(s, f"sources[{i}]")
+            for i, s in enumerate(self.mapping_list(
+                data.get("sources", _MISSING), "sources", ("supports", *LANGS), optional=SOURCE_KINDS))
         ]
         related_raw = data.get("related", [])
         related = self.string_list(related_raw, "related", min_len=0)
@@ -502,6 +734,8 @@ class _TopicChecker:
             sources=tuple(sources),
             related=related,
             requires=self.string_list(data.get("requires", []), "requires", min_len=0),
+            first=self.localized(data.get("first", _MISSING), "first", MAX_FIRST),
+            situations=self.situations(data.get("situations", _MISSING), situation_kinds),
         )
         return topic if self.ok else None
 
@@ -526,7 +760,7 @@ def _read_list(root: Path, name: str, field: str, shape: str, problems: list[str
     return reader, items
 
 
-def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
+def _load_themes(root: Path, problems: list[str], wording: Wording | None = None) -> tuple[Theme, ...]:
     reader, items = _read_list(root, "themes.yaml", "themes", "{id, title}", problems)
     if items is None:
         return ()
@@ -545,8 +779,26 @@ def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
                 f"{reader.where('themes')}: field 'themes[{i}].id': must be a lower-case slug of at most {MAX_ID_LEN} characters"
             )
             continue
-        themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip())))
+        themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip(), wording)))
     return tuple(themes)
+
+
+def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, SituationKind]:
+    reader, items = _read_list(root, "situations.yaml", "situations", "{id, label, about}", problems)
+    kinds: dict[str, SituationKind] = {}
+    for i, item in enumerate(items or []):
+        where = f"{reader.where('situations')}: field 'situations[{i}]'"
+        label = item.get("label") if isinstance(item, dict) else None
+        if (not isinstance(item, dict) or set(item) != {"id", "label", "about"}
+                or not isinstance(item["id"], str) or not ID_PATTERN.match(item["id"])
+                or not isinstance(label, dict) or set(label) != set(LANGS)
+                or not all(isinstance(label[lang], str) and label[lang].strip() for lang in LANGS)):
+            problems.append(f"{where}: needs exactly id (a slug), label {{zh, en}} and about")
+            continue
+        if item["id"] in kinds:
+            problems.append(f"{where}: id {item['id']!r} listed twice")
+        kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip(), wording))
+    return kinds
 
 
 def _variant_table(reader: _FileReader, section: str, table: Any, problems: list[str]) -> dict[str, str]:
@@ -636,7 +888,7 @@ def _load_messages(root: Path, topic_ids: set[str], problems: list[str]) -> tupl
     return tuple(messages)
 
 
-def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
+def _load_ui(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, Localized]:
     reader, data = _read_optional(root, "ui.yaml", problems)
     if data is None:
         return {}
@@ -649,7 +901,7 @@ def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
         if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
             problems.append(f"{reader.label}: field 'strings.{key}': needs zh and en strings")
             continue
-        ui[str(key)] = Localized(value["zh"].rstrip("\n"), value["en"].rstrip("\n"))
+        ui[str(key)] = Localized(value["zh"].rstrip("\n"), value["en"].rstrip("\n"), wording)
     for key in UI_KEYS:
         if key not in strings:
             problems.append(f"{reader.label}: field 'strings.{key}': missing (the bot needs it)")
@@ -677,27 +929,31 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
     return tuple(compiled)
 
 
-RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
-RED_FLAG_OPTIONAL = ("examples",)
+RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns", "next_step")
+RED_FLAG_OPTIONAL = ("examples", "notice_reason")
 RED_FLAG_EXAMPLE_KINDS = ("fires", "silent")
 RED_FLAG_CUES = (
     "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
-    "news_cues", "rules_cues", "asking_cues", "accusation_cues",
+    "news_cues", "rules_cues", "asking_cues", "accusation_cues", "negation_cues", "notice_cues", "to_bot_cues",
 )
+RED_FLAG_SECTIONS = ("media", "notice_topic", "topic_next_steps")
+ANY_MEDIUM = "any"
 
 
-def _red_flag_examples(value: Any, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
-    """The optional `examples: {fires: [...], silent: [...]}` of a red flag, one problem line per bad entry."""
-    examples: dict[str, tuple[str, ...]] = {kind: () for kind in RED_FLAG_EXAMPLE_KINDS}
+def _red_flag_examples(value: Any, where: str, problems: list[str],
+                       kinds: tuple[str, ...] = RED_FLAG_EXAMPLE_KINDS) -> dict[str, tuple[str, ...]]:
+    """The optional `examples: {fires: [...], silent: [...]}` of a red flag (or other `kinds`), one problem line per bad entry."""
+    examples: dict[str, tuple[str, ...]] = {kind: () for kind in kinds}
+    named = " and ".join(kinds)
     if value is None:
         return examples
     if not isinstance(value, dict):
-        problems.append(f"{where}, field 'examples': must be a mapping of fires and silent, each a list of texts")
+        problems.append(f"{where}, field 'examples': must be a mapping of {named}, each a list of texts")
         return examples
     for key in value:
-        if key not in RED_FLAG_EXAMPLE_KINDS:
-            problems.append(f"{where}, field 'examples.{key}': unknown field (fires or silent)")
-    for kind in RED_FLAG_EXAMPLE_KINDS:
+        if key not in kinds:
+            problems.append(f"{where}, field 'examples.{key}': unknown field ({' or '.join(kinds)})")
+    for kind in kinds:
         texts = value.get(kind)
         if texts is None:
             continue
@@ -716,7 +972,41 @@ def _red_flag_examples(value: Any, where: str, problems: list[str]) -> dict[str,
     return examples
 
 
-def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
+def _next_steps(value: Any, where: str, media: set[str], problems: list[str],
+                wording: Wording | None = None) -> dict[str, Localized]:
+    """A next step by medium: `{any: {zh, en}, <medium>: {zh, en}, ...}`, `any` required."""
+    if not isinstance(value, dict) or ANY_MEDIUM not in value:
+        problems.append(f"{where}: must be a mapping of medium to {{zh, en}}, with {ANY_MEDIUM!r} for every medium")
+        return {}
+    steps = {}
+    for medium, text in value.items():
+        if medium != ANY_MEDIUM and medium not in media:
+            problems.append(f"{where}.{medium}: unknown medium (one of {ANY_MEDIUM}, {', '.join(sorted(media))})")
+            continue
+        if (not isinstance(text, dict) or set(text) != set(LANGS)
+                or not all(isinstance(text.get(l), str) and text[l].strip() for l in LANGS)):
+            problems.append(f"{where}.{medium}: needs exactly zh and en (quote text that has commas)")
+            continue
+        steps[str(medium)] = Localized(text["zh"].strip(), text["en"].strip(), wording)
+    return steps
+
+
+def _load_media(reader: _FileReader, value: Any, problems: list[str]) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        problems.append(f"{reader.where('media')}: field 'media': must be a mapping of medium id to a list of regular expressions")
+        return ()
+    media = []
+    for medium, patterns in value.items():
+        if not isinstance(medium, str) or not ID_PATTERN.match(medium) or medium == ANY_MEDIUM:
+            problems.append(f"{reader.where('media')}: field 'media': {medium!r} must be a lower-case slug other than {ANY_MEDIUM!r}")
+            continue
+        media.append((medium, _compile_patterns(patterns, f"{reader.where('media')}: field 'media.{medium}'", problems)))
+    return tuple(media)
+
+
+def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str], wording: Wording | None = None) -> RedFlags:
     reader, data = _read_optional(root, "red_flags.yaml", problems)
     if data is None:
         return RedFlags()
@@ -724,8 +1014,10 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
         problems.append(f"{reader.label}: field 'flags': must be a list of red flags")
         return RedFlags()
     for key in data:
-        if key not in ("flags", *RED_FLAG_CUES):
+        if key not in ("flags", *RED_FLAG_CUES, *RED_FLAG_SECTIONS):
             problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    media = _load_media(reader, data.get("media"), problems)
+    medium_ids = {m for m, _ in media}
     flags, seen = [], set()
     for i, item in enumerate(data["flags"]):
         where = f"{reader.where('flags')}: flag {i + 1}"
@@ -757,13 +1049,264 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
             continue
         patterns = _compile_patterns(item["patterns"], f"{where}, field 'patterns'", problems)
         examples = _red_flag_examples(item.get("examples"), where, problems)
-        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns,
-                             examples["fires"], examples["silent"]))
+        next_step = _next_steps(item["next_step"], f"{where}, field 'next_step'", medium_ids, problems, wording)
+        notice_reason = item.get("notice_reason", False)
+        if not isinstance(notice_reason, bool):
+            problems.append(f"{where}, field 'notice_reason': must be true or false")
+        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"], wording), patterns,
+                             examples["fires"], examples["silent"], next_step, notice_reason is True))
     cues = {
         key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
         for key in RED_FLAG_CUES
     }
-    return RedFlags(tuple(flags), **cues)
+    notice_topic = data.get("notice_topic")
+    if notice_topic not in topic_ids:
+        problems.append(f"{reader.where('notice_topic')}: field 'notice_topic': no topic {notice_topic!r}")
+    topic_next_steps = {}
+    table = data.get("topic_next_steps") or {}
+    if not isinstance(table, dict):
+        problems.append(f"{reader.where('topic_next_steps')}: field 'topic_next_steps': must be a mapping of topic id "
+                        "to next steps by medium")
+        table = {}
+    for topic_id, steps in table.items():
+        where = f"{reader.where('topic_next_steps')}: field 'topic_next_steps.{topic_id}'"
+        if topic_id not in topic_ids:
+            problems.append(f"{where}: no topic {topic_id!r}")
+            continue
+        topic_next_steps[topic_id] = _next_steps(steps, where, medium_ids, problems, wording)
+    return RedFlags(tuple(flags), **cues, media=media, notice_topic=notice_topic, topic_next_steps=topic_next_steps)
+
+
+# The reasons a ban notice may state (the /banned checklist adds "unknown": the notice states none).
+NOTICE_REASONS = ("fraud", "gambling", "porn", "helping")
+NOTICE_EXAMPLE_KINDS = ("states", "silent")
+
+
+def _notice_topics(value: Any, where: str, topic_ids: set[str], problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        problems.append(f"{where}: must be a non-empty list of topic ids")
+        return ()
+    for topic_id in value:
+        if topic_id not in topic_ids:
+            problems.append(f"{where}: no topic {topic_id!r}")
+    return tuple(value)
+
+
+def _notice_patterns(reader: _FileReader, item: Any, key: str, topic_ids: set[str], problems: list[str],
+                     with_topics: bool) -> NoticePatterns:
+    where = f"{reader.where(key.split('.')[0])}: field {key!r}"
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a mapping of patterns and examples")
+        return NoticePatterns()
+    fields = ("patterns", "examples", "topics") if with_topics else ("patterns", "examples")
+    for name in item:
+        if name not in fields:
+            problems.append(f"{where}, field {name!r}: unknown field")
+    patterns = _compile_patterns(item.get("patterns"), f"{where}, field 'patterns'", problems)
+    examples = _red_flag_examples(item.get("examples"), where, problems, NOTICE_EXAMPLE_KINDS)
+    topics = _notice_topics(item.get("topics"), f"{where}, field 'topics'", topic_ids, problems) if with_topics else ()
+    return NoticePatterns(patterns, examples["states"], examples["silent"], topics)
+
+
+def _load_ban_notices(root: Path, topic_ids: set[str], problems: list[str]) -> BanNotices:
+    reader, data = _read_optional(root, "ban_notices.yaml", problems)
+    if data is None:
+        return BanNotices()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping of reasons and term")
+        return BanNotices()
+    for key in data:
+        if key not in ("reasons", "term", "topics"):
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    reasons = data.get("reasons")
+    if not isinstance(reasons, dict):
+        problems.append(f"{reader.where('reasons')}: field 'reasons': must be a mapping of {', '.join(NOTICE_REASONS)}")
+        reasons = {}
+    for key in reasons:
+        if key not in NOTICE_REASONS:
+            problems.append(f"{reader.where('reasons')}: field 'reasons.{key}': unknown reason "
+                            f"(one of {', '.join(NOTICE_REASONS)})")
+    read = {}
+    for reason in NOTICE_REASONS:
+        if reason not in reasons:
+            if isinstance(data.get("reasons"), dict):
+                problems.append(f"{reader.where('reasons')}: field 'reasons.{reason}': missing")
+            continue
+        read[reason] = _notice_patterns(reader, reasons[reason], f"reasons.{reason}", topic_ids, problems, True)
+    term = _notice_patterns(reader, data.get("term"), "term", topic_ids, problems, False)
+    topics = _notice_topics(data.get("topics"), f"{reader.where('topics')}: field 'topics'", topic_ids, problems)
+    return BanNotices(read, term, topics)
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+
+
+def _load_domains(root: Path, problems: list[str]) -> Domains:
+    """domains.yaml: official domains (each with its source), shorteners, and kinds of QR payload."""
+    reader, data = _read_optional(root, "domains.yaml", problems)
+    if data is None:
+        return Domains()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping with 'official', 'shorteners', 'payment', 'groups', 'contacts'")
+        return Domains()
+    for key in data:
+        if key not in ("official", "shorteners", "payment", "groups", "contacts"):
+            problems.append(f"{reader.where(str(key))}: unknown field {key!r}")
+
+    def localized(value: Any, where: str) -> Localized | None:
+        if isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang].strip() for lang in LANGS):
+            return Localized(value["zh"].strip(), value["en"].strip())
+        problems.append(f"{where}: field 'name': needs zh and en strings")
+        return None
+
+    official = []
+    items = data.get("official")
+    if not isinstance(items, list) or not items:
+        problems.append(f"{reader.where('official')}: field 'official': must be a non-empty list of {{domain, name, source}}")
+        items = []
+    for i, item in enumerate(items):
+        where = f"{reader.where('official')}: official[{i}]"
+        if not isinstance(item, dict) or set(item) != {"domain", "name", "source"}:
+            problems.append(f"{where}: must have exactly domain, name and source (every official domain cites where it is said)")
+            continue
+        domain, source = item["domain"], item["source"]
+        if not isinstance(domain, str) or not _DOMAIN.match(domain):
+            problems.append(f"{where}: field 'domain': {domain!r} is not a lower-case domain name")
+            continue
+        if not isinstance(source, str) or not source.strip():
+            problems.append(f"{where}: field 'source': must say where the domain is given as official")
+            continue
+        name = localized(item["name"], where)
+        if name is not None:
+            official.append(OfficialDomain(domain, name, source.strip()))
+    shorteners = data.get("shorteners") or []
+    if not isinstance(shorteners, list) or not all(isinstance(h, str) and _DOMAIN.match(h) for h in shorteners):
+        problems.append(f"{reader.where('shorteners')}: field 'shorteners': must be a list of lower-case host names")
+        shorteners = []
+
+    def prefixes(field: str) -> tuple[KnownPrefix, ...]:
+        found = []
+        items = data.get(field) or []
+        if not isinstance(items, list):
+            problems.append(f"{reader.where(field)}: field {field!r}: must be a list of {{prefix, name}}")
+            return ()
+        for i, item in enumerate(items):
+            where = f"{reader.where(field)}: {field}[{i}]"
+            prefix = item.get("prefix") if isinstance(item, dict) else None
+            if not isinstance(prefix, str) or not prefix or prefix != prefix.lower():
+                problems.append(f"{where}: field 'prefix': must be a non-empty lower-case string")
+                continue
+            name = localized(item.get("name"), where)
+            if name is not None:
+                found.append(KnownPrefix(prefix, name))
+        return tuple(found)
+
+    return Domains(tuple(official), frozenset(shorteners), prefixes("payment"), prefixes("groups"), prefixes("contacts"))
+
+
+TRADITIONAL_FIELDS = ("fixes", "app_labels")
+ALL_CONVERTED = "all"  # a traditional.yaml `fixes` section that applies to every converted language
+
+
+def _load_traditional(root: Path, problems: list[str]) -> tuple[Wording, tuple[str, ...]]:
+    """traditional.yaml: corrections of the converter's known mistakes, and the app labels cards quote."""
+    reader, data = _read_optional(root, "traditional.yaml", problems)
+    if data is None:
+        return Wording(), ()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping of {' and '.join(TRADITIONAL_FIELDS)}")
+        return Wording(), ()
+    for key in data:
+        if key not in TRADITIONAL_FIELDS:
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    tables: dict[str, dict[str, str]] = {code: {} for code in CONVERTED}
+    sections = data.get("fixes", {})
+    if not isinstance(sections, dict):
+        problems.append(f"{reader.where('fixes')}: field 'fixes': must be a mapping of language to "
+                        "{wrong form: right form}")
+        sections = {}
+    for section, table in sections.items():
+        where = f"{reader.where('fixes')}: field 'fixes.{section}'"
+        codes = CONVERTED if section == ALL_CONVERTED else (section,) if section in CONVERTED else ()
+        if not codes:
+            problems.append(f"{where}: unknown language ({ALL_CONVERTED}, {', '.join(CONVERTED)})")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{where}: must be a mapping of the converter's wrong form to the right one")
+            continue
+        for wrong, right in table.items():
+            if not (isinstance(wrong, str) and isinstance(right, str) and wrong.strip() and right.strip()):
+                problems.append(f"{where}: {wrong!r}: both forms must be non-empty text")
+            elif wrong == right:
+                problems.append(f"{where}: {wrong!r}: the right form equals the wrong one")
+            else:
+                for code in codes:
+                    if tables[code].get(wrong, right) != right:
+                        problems.append(f"{where}: {wrong!r} is corrected twice for {code}, differently")
+                    tables[code][wrong] = right
+    labels = data.get("app_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) and label.strip() for label in labels):
+        problems.append(f"{reader.where('app_labels')}: field 'app_labels': must be a list of non-empty texts")
+        labels = []
+    elif len(set(labels)) != len(labels):
+        problems.append(f"{reader.where('app_labels')}: field 'app_labels': a label is listed twice")
+    # Longest first, so that a phrase's correction is not undone by a shorter one inside it.
+    fixes = {code: tuple(sorted(table.items(), key=lambda kv: -len(kv[0]))) for code, table in tables.items()}
+    return Wording(fixes), tuple(label.strip() for label in labels)
+
+
+FALLBACK_FIELDS = ("id", "platforms", "problems", "first", "answer")
+FALLBACK_OPTIONAL = ("overrules_cards",)
+
+
+def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[str, int] | None = None,
+                     wording: Wording | None = None) -> Localized | None:
+    if not isinstance(value, dict) or set(value) != set(LANGS) or not all(
+            isinstance(value[lang], str) and value[lang].strip() for lang in LANGS):
+        problems.append(f"{where}: needs exactly zh and en, each a non-empty string")
+        return None
+    for lang in LANGS:
+        if max_len and len(value[lang].strip()) > max_len[lang]:
+            problems.append(f"{where}.{lang}: {len(value[lang].strip())} characters, at most {max_len[lang]} allowed")
+    return Localized(value["zh"].strip(), value["en"].strip(), wording)
+
+
+def _load_fallbacks(root: Path, themes: set[str], problems: list[str], wording: Wording | None = None) -> Fallbacks:
+    reader, data = _read_optional(root, "fallbacks.yaml", problems)
+    items = data.get("fallbacks") if isinstance(data, dict) else None
+    if data is not None and (not isinstance(items, list) or not items):
+        problems.append(f"{reader.where('fallbacks')}: field 'fallbacks': must be a non-empty list of "
+                        "{id, platforms, problems, first, answer}")
+    own: tuple[re.Pattern[str], ...] = ()
+    overruled: list[str] = []
+    if isinstance(data, dict):
+        for key in data:
+            if key not in ("fallbacks", "own_platforms", "themes"):
+                problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+        own = _compile_patterns(data.get("own_platforms"), f"{reader.where('own_platforms')}: field 'own_platforms'", problems)
+        overruled = data.get("themes") if isinstance(data.get("themes"), list) else []
+        for theme in overruled:
+            if theme not in themes:
+                problems.append(f"{reader.where('themes')}: field 'themes': {theme!r} is not a theme of themes.yaml")
+    out, seen = [], set()
+    for i, item in enumerate(items or []):
+        where = f"{reader.where('fallbacks')}: field 'fallbacks[{i}]'"
+        if (not isinstance(item, dict) or not set(FALLBACK_FIELDS) <= set(item)
+                or not set(item) <= set(FALLBACK_FIELDS + FALLBACK_OPTIONAL)
+                or not isinstance(item.get("overrules_cards", False), bool)):
+            problems.append(f"{where}: needs {', '.join(FALLBACK_FIELDS)} and optionally overrules_cards (true or false)")
+            continue
+        if not isinstance(item["id"], str) or not ID_PATTERN.match(item["id"]) or item["id"] in seen:
+            problems.append(f"{where}.id: must be a unique lower-case slug")
+            continue
+        seen.add(item["id"])
+        first = _localized_entry(item["first"], f"{where}.first", problems, MAX_FIRST, wording)
+        answer = _localized_entry(item["answer"], f"{where}.answer", problems, dict.fromkeys(LANGS, MAX_ANSWER), wording)
+        platforms = _compile_patterns(item["platforms"], f"{where}.platforms", problems)
+        problem_patterns = _compile_patterns(item["problems"], f"{where}.problems", problems)
+        if first and answer and platforms and problem_patterns:
+            out.append(Fallback(item["id"], platforms, problem_patterns, first, answer, item.get("overrules_cards", False)))
+    return Fallbacks(tuple(out), own, frozenset(t for t in overruled if isinstance(t, str)))
 
 
 def question_key(question: str) -> str:
@@ -777,8 +1320,10 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     problems: list[str] = []
     if not root.is_dir():
         raise KnowledgeError([f"{root}: knowledge base folder not found"])
-    themes = _load_themes(root, problems)
+    wording, app_labels = _load_traditional(root, problems)
+    themes = _load_themes(root, problems, wording)
     theme_ids = {t.id for t in themes}
+    situation_kinds = _load_situation_kinds(root, problems, wording)
     topics: dict[str, Topic] = {}
     topic_dir = root / "topics"
     files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
@@ -799,7 +1344,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             problems.append(f"{reader.where('id')}: duplicate id {declared!r}: also in {declared_ids[declared]}")
         elif isinstance(declared, str):
             declared_ids[declared] = reader.label
-        topic = _TopicChecker(reader, data, path.stem).build(theme_ids)
+        topic = _TopicChecker(reader, data, path.stem, wording).build(theme_ids, set(situation_kinds))
         if topic is not None:
             topics[topic.id] = topic
             readers[topic.id] = reader
@@ -814,7 +1359,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
                 problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': no topic {rel!r}")
             if rel == topic.id:
                 problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': names itself")
-        for question in topic.questions:
+        for question in topic.all_questions:
             key = question_key(question)
             other = seen_questions.get(key)
             if other is not None:
@@ -827,13 +1372,17 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         owner = seen_questions.get(question_key(question))
         if owner:
             problems.append(f"{root.name}/out_of_scope.yaml: {question!r} is also a question of topic {owner!r}")
-    ui = _load_ui(root, problems)
+    ui = _load_ui(root, problems, wording)
     # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
-    red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
+    red_flags = _load_red_flags(root, {path.stem for path in files}, problems, wording)
     messages = _load_messages(root, {path.stem for path in files}, problems)
+    fallbacks = _load_fallbacks(root, theme_ids, problems, wording)
+    ban_notices = _load_ban_notices(root, {path.stem for path in files}, problems)
+    domains = _load_domains(root, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
-    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages)
+    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
+                         fallbacks, ban_notices, wording, app_labels, domains)

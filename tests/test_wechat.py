@@ -178,7 +178,7 @@ def test_a_signed_url_is_good_once_and_only_near_its_time(wechat, store, kb):
     xml = message_xml("oUser0101", "text", 7_700_001, Content="今天天气怎么样")
     query = signed_query(now, "replay-1")
     first = wechat.client.post("/wechat?" + query, content=xml)
-    assert wechat.reply(first)["Content"].startswith(kb.text("no_answer", "zh"))
+    assert wechat.reply(first)["Content"].startswith(kb.text("no_answer_first", "zh"))
     # The same URL with another body: another follower, another message (the plain mode's body is not signed).
     for sender in ("oForged01", "oForged02", "oForged03"):
         forged = wechat.client.post("/wechat?" + query, content=message_xml(sender, "text", 7_700_002,
@@ -239,9 +239,10 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     content = wechat.text("oUser0002", "我的微信号被封了，怎么申诉？")
     elapsed = time.perf_counter() - started
     topic = kb.topics["ban-appeal"]
-    assert content.startswith(f"【{topic.title.zh}】")
-    assert topic.summary.zh in content
-    assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
+    # The direct answer comes first, then the card's title and channels.
+    assert content.startswith(topic.first.zh + "\n\n【" + topic.title.zh + "】")
+    qq_path = next(p for p in topic.official_paths if p.platform == "qq")  # a QQ reader is not left with WeChat menus only
+    assert topic.official_paths[0].name.zh in content and qq_path.name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
     assert topic.answer.zh.strip() not in content  # the short form, not the whole card
@@ -253,14 +254,14 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
 def test_traditional_chinese_is_answered_in_traditional(wechat, kb):
     content = wechat.text("oUser0003", "我的微信帳號被封了，怎麼申訴？")
     title = kb.topics["ban-appeal"].title.get("zh-Hant")
-    assert content.startswith(f"【{title}】") and "申訴" in content
+    assert f"\n【{title}】" in content and "申訴" in content
     assert converter("t2s").convert(content) != content
     assert "申诉" not in content and "账号" not in content
 
 
 def test_english_is_answered_in_english(wechat, kb):
     content = wechat.text("oUser0004", "My WeChat account was banned, how do I appeal?")
-    assert content.startswith(f"【{kb.topics['ban-appeal'].title.en}】")
+    assert f"\n【{kb.topics['ban-appeal'].title.en}】" in content
     assert f"Full answer: {PUBLIC}/t/ban-appeal" in content
 
 
@@ -285,14 +286,26 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert unsure, "no question of UNSURE gets choices any more: pick one that does"
     content = wechat.text("oUser0006", unsure[0])
     lines = content.splitlines()
-    assert lines[0] == kb.text("did_you_mean", "zh") and lines[-1] == kb.text("reply_with_number", "zh")
-    options = lines[1:-1]
+    # The likeliest topic's first lines first, then the numbered choices.
+    assert lines[0].startswith(kb.text("first_suggest", "zh").split("{")[0]) and lines[-1] == kb.text("reply_with_number", "zh")
+    options = lines[lines.index(kb.text("did_you_mean", "zh")) + 1:-1]
     assert len(options) >= 2 and all(line.startswith(f"{i}. ") for i, line in enumerate(options, 1))
     second_title = options[1][3:]
     picked = wechat.text("oUser0006", "2")
-    assert picked.startswith(f"【{second_title}】")
+    assert f"\n【{second_title}】" in picked
     # Another follower's "2" picks nothing.
     assert not wechat.text("oUser0007", "2").startswith("【")
+
+
+def test_every_banned_checklist_fits_a_reply_with_its_reason(conversation, kb):
+    # The reason step is the part written for this reader: no platform, reason or script may lose it to the cut.
+    from bot.conversation import PLATFORMS, REASONS
+    from bot.render import render_checklist_short_text
+
+    for lang, platform, reason in itertools.product(("zh", "zh-Hant", "zh-HK", "en"), PLATFORMS, REASONS):
+        checklist = conversation.checklist(platform, reason, lang)
+        text = render_checklist_short_text(kb, checklist, PUBLIC, MAX_REPLY_BYTES)
+        assert checklist.reason_text in text and "\n…\n" not in text, (lang, platform, reason)
 
 
 def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
@@ -303,7 +316,7 @@ def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
     assert reasons.splitlines()[0] == kb.text("banned_ask_notice", "zh")
     assert f"2. {kb.text('banned_notice_gambling', 'zh')}" in reasons
     done = wechat.text("oUser0008", "2")
-    assert done.startswith(kb.text("banned_checklist", "zh"))
+    assert done.startswith(kb.text("banned_first", "zh") + "\n\n" + kb.text("banned_checklist", "zh"))
     for key in ("banned_step_appeal", "banned_step_money", "banned_step_reason", "banned_reason_gambling"):
         assert kb.text(key, "zh") in done, key
     assert "weixin110.qq.com" in done and f"{PUBLIC}/t/ban-appeal" in done
@@ -326,14 +339,14 @@ def test_the_menu_says_how_to_ask_and_lists_every_topic(wechat, kb):
     # A number then opens that topic, in the menu's language; a title asked back opens its card too.
     number = list(kb.topics).index("sell-sim-card") + 1
     wechat.text("oUser0010", "menu")
-    assert wechat.text("oUser0010", str(number)).startswith(f"【{kb.topics['sell-sim-card'].title.en}】")
+    assert f"\n【{kb.topics['sell-sim-card'].title.en}】" in wechat.text("oUser0010", str(number))
     title = kb.topics["ban-appeal"].title.zh
-    assert wechat.text("oUser0010", title).startswith(f"【{title}】")
+    assert f"\n【{title}】" in wechat.text("oUser0010", title)
 
 
 def test_something_the_bot_does_not_know_gets_the_honest_no_answer_with_110(wechat, kb):
     content = wechat.text("oUser0011", "今天天气怎么样")
-    assert content.startswith(kb.text("no_answer", "zh"))
+    assert content.startswith(kb.text("no_answer_first", "zh"))
     assert "110" in content and "96110" in content and "菜单" in content
 
 
@@ -350,19 +363,18 @@ def test_subscribing_gets_the_welcome_and_unsubscribing_gets_success(wechat):
 def test_a_voice_message_is_answered_by_its_recognition(wechat, kb):
     heard = wechat.reply(wechat.post(message_xml("oUser0013", "voice", 9001, MediaId="m1", Format="amr",
                                                  Recognition="微信被封了里面的零钱怎么取出来")))
-    assert heard["Content"].startswith(f"【{kb.topics['banned-funds-withdrawal'].title.zh}】")
+    assert f"\n【{kb.topics['banned-funds-withdrawal'].title.zh}】" in heard["Content"]
     silent = wechat.reply(wechat.post(message_xml("oUser0013", "voice", 9002, MediaId="m2", Format="amr",
                                                   Recognition="")))
     assert silent["Content"] == kb.text("wechat_voice_empty", "zh")
 
 
 @pytest.mark.parametrize("msg_type, fields", [
-    ("image", {"PicUrl": "http://mmbiz.example/1.jpg", "MediaId": "m3"}),
     ("link", {"Title": "收手机卡", "Description": "日结", "Url": "http://x.example"}),
     ("location", {"Location_X": "23.1", "Location_Y": "113.3", "Scale": "20", "Label": "广州"}),
     ("event", {"Event": "CLICK", "EventKey": "menu_1"}),
 ])
-def test_anything_but_text_and_voice_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
+def test_anything_but_text_voice_and_pictures_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
     msg_id = 9100 + len(msg_type) if msg_type != "event" else None
     reply = wechat.reply(wechat.post(message_xml("oUser0014", msg_type, msg_id, **fields)))
     assert reply["Content"] == kb.text("wechat_hint", "zh").replace("{menu}", "菜单")
@@ -411,7 +423,7 @@ def test_one_follower_sending_too_fast_is_paused(wechat, kb):
     assert wechat.reply(replies[8])["Content"] == kb.text("rate_limited", "zh")
     assert replies[9].text == "success"
     # Others are not held up by one sender.
-    assert wechat.text("oUser0019", "微信被封了怎么申诉").startswith("【")
+    assert "\n【" in wechat.text("oUser0019", "微信被封了怎么申诉")
 
 
 # -- encrypted and compatible modes ------------------------------------------------------------
@@ -425,7 +437,7 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         response = server.post(message_xml("oUser0020", "text", 7_300_001, Content="微信被封了里面的零钱还能取出来吗"))
         assert "<Encrypt>" in response.text and "零钱" not in response.text
         content = server.reply(response)["Content"]
-        assert content.startswith(f"【{kb.topics['banned-funds-withdrawal'].title.zh}】")
+        assert f"\n【{kb.topics['banned-funds-withdrawal'].title.zh}】" in content
         # A body encrypted by someone without the key, or with a forged msg_signature, is refused.
         params = server.params(encrypt_type="aes", msg_signature="0" * 40)
         forged = client.post("/wechat?" + urllib.parse.urlencode(params),
@@ -439,7 +451,7 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         # Compatible mode: plain fields beside Encrypt; the encrypted ones are the message.
         compatible = server.post(message_xml("oUser0020", "text", 7_300_002, Content="今天天气怎么样"),
                                  plain_beside=message_xml("oUser0020", "text", 7_300_002, Content="被封了怎么申诉"))
-        assert server.reply(compatible)["Content"].startswith(kb.text("no_answer", "zh"))
+        assert server.reply(compatible)["Content"].startswith(kb.text("no_answer_first", "zh"))
         # With a key set, a plain request (no encrypt_type=aes) is not read: it skips the message signature.
         plain = WeChatServer(client).post(message_xml("oUser0021", "text", 7_300_003, Content="今天天气怎么样"))
         assert (plain.status_code, plain.text) == (400, "invalid request")
@@ -450,7 +462,7 @@ def test_compatible_mode_without_the_key_reads_the_plain_fields(wechat, kb):
     xml = message_xml("oUser0022", "text", 7_400_001, Content="微信被封了怎么申诉").replace(
         "</xml>", f"<Encrypt>{cdata('c29tZXRoaW5n')}</Encrypt></xml>")
     response = wechat.client.post("/wechat?" + urllib.parse.urlencode(params), content=xml)
-    assert wechat.reply(response)["Content"].startswith(f"【{kb.topics['ban-appeal'].title.zh}】")
+    assert f"\n【{kb.topics['ban-appeal'].title.zh}】" in wechat.reply(response)["Content"]
 
 
 @pytest.mark.parametrize("values, message", [
@@ -524,7 +536,8 @@ def test_an_overlong_card_is_cut_to_fit_and_keeps_its_link(kb):
     for lang in ("zh", "en"):
         text = render_card_short_text(kb, huge, lang, f"{PUBLIC}/t/ban-appeal", ("hint",), MAX_REPLY_BYTES)
         assert utf8_len(text) <= MAX_REPLY_BYTES
-        assert text.endswith(f"{PUBLIC}/t/ban-appeal") and "hint" in text and text.startswith("【")
+        assert text.endswith(f"{PUBLIC}/t/ban-appeal") and "hint" in text
+        assert text.startswith(topic.first.get(lang) + "\n\n【")
 
 
 def test_every_card_fits_a_reply_uncut(conversation, kb):
@@ -535,7 +548,8 @@ def test_every_card_fits_a_reply_uncut(conversation, kb):
         for lang in ("zh", "zh-Hant", "en"):
             text = channel.render(Card(topic, lang))
             assert utf8_len(text) <= MAX_REPLY_BYTES and "\n…" not in text, (topic.id, lang)
-            assert text.endswith(f"{PUBLIC}/t/{topic.id}")
+            # The link opens the card in the reply's language and script.
+            assert text.endswith(f"{PUBLIC}/t/{topic.id}?lang={lang}")
 
 
 # -- the real server ---------------------------------------------------------------------------

@@ -17,8 +17,17 @@ from ..checker import MessageChecker
 from ..conversation import Conversation
 from ..knowledge import KnowledgeBase, Topic
 from ..matcher import Matcher
+from ..reload import LiveKnowledge
 from ..ratelimit import RateLimiter
-from ..render import render_card_html, render_card_short_html, render_checklist_html, render_verdict_html
+from ..reading import MAX_BYTES as MAX_PICTURE, PictureError, Reading
+from ..render import (
+    render_card_html,
+    render_card_short_html,
+    render_checklist_html,
+    render_links_html,
+    render_verdict_html,
+    reply_first,
+)
 from ..store import Store
 from ..utf8 import valid_text
 
@@ -31,6 +40,7 @@ CB_VOTE = "v"
 CB_LANG = "l"
 CB_ASK_PASTED = "aq"  # answer the last pasted text as a question
 CB_BANNED = "b"  # the /banned guided flow
+CB_FULL = "f"  # a card's full steps, under its short form
 
 
 GROUP_ANSWERS_PER_MINUTE = 15
@@ -46,26 +56,34 @@ def callback(prefix: str, *args: str) -> str:
 class Services:
     """The bot's long-lived collaborators, stored once in application.bot_data."""
 
-    matcher: Matcher
+    knowledge: LiveKnowledge  # the knowledge bundle served (bot/reload.py); each update pins one
     store: Store
     rate_limiter: RateLimiter
-    checker: MessageChecker
     # A group gets at most this many answers a minute, under Telegram's 20, so that
     # its replies never queue behind the flood limit (and hold up other chats).
     group_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(GROUP_ANSWERS_PER_MINUTE, 60.0))
     # Per-chat knowledge of the guard: admins, the bot's own rights, the last warning.
     chat_state: ExpiringLRU[tuple, object] = field(default_factory=lambda: ExpiringLRU(20_000, 3600.0))
-    # Keyboards are immutable and the same for every user: built once (see keyboard()).
+    # Keyboards are immutable and the same for every user: built once per knowledge base (see keyboard()).
     keyboards: dict[tuple, InlineKeyboardMarkup] = field(default_factory=dict)
+    keyboards_of: KnowledgeBase | None = None
 
     conversation: Conversation = field(init=False)
 
     def __post_init__(self) -> None:
-        self.conversation = Conversation(self.matcher, self.checker, self.store)
+        self.conversation = Conversation(None, None, self.store, knowledge=self.knowledge)
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -151,6 +169,8 @@ class ReusedKeyboard(InlineKeyboardMarkup):
 
 def keyboard(svc: Services, key: tuple, build: Callable[[], InlineKeyboardMarkup]) -> InlineKeyboardMarkup:
     """A keyboard built and serialised once per knowledge base (per answer, that cost a tenth of the CPU)."""
+    if svc.keyboards_of is not svc.kb:  # a reload: titles and ids may have changed
+        svc.keyboards, svc.keyboards_of = {}, svc.kb
     markup = svc.keyboards.get(key)
     if markup is None:
         markup = svc.keyboards[key] = ReusedKeyboard(build().inline_keyboard)
@@ -177,10 +197,33 @@ async def send_html(message: Message, text: str, markup: InlineKeyboardMarkup | 
     await message.get_bot().do_api_request(SEND_MESSAGE, api_kwargs=params)
 
 
-async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> None:
-    """The full card in a private chat, split under the limit, buttons on the last part."""
+def short_card_keyboard(kb: KnowledgeBase, topic: Topic, lang: str) -> InlineKeyboardMarkup:
+    """Under a card's short form: the full steps first, then the card's own buttons."""
+    # The language travels with the button: the full steps come in the language of the answer above them.
+    full = [InlineKeyboardButton("📋 " + kb.text("full_steps", lang), callback_data=callback(CB_FULL, topic.id, lang))]
+    return InlineKeyboardMarkup([full, *card_keyboard(kb, topic, lang).inline_keyboard])
+
+
+async def send_short_card(message: Message, context: ContextTypes.DEFAULT_TYPE, reply: talk.Card) -> None:
+    """A card's answer first: the asker's first lines and the title, the full steps one button away."""
     svc = services(context)
-    parts = render_card_html(svc.kb, topic, lang, share_link(context, topic.id))
+    kb, topic, lang = svc.kb, reply.topic, reply.lang
+    # The title links to the card's deep link: the link moderators share, and one tap to the whole card.
+    link = html.escape(share_link(context, topic.id), quote=True)
+    text = f"<b>{html.escape(reply_first(kb, reply))}</b>\n\n📌 <a href=\"{link}\">{html.escape(topic.title.get(lang))}</a>"
+    markup = keyboard(svc, ("short", topic.id, lang), lambda: short_card_keyboard(kb, topic, lang))
+    await send_html(message, text, markup)
+
+
+async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str,
+                    with_first: bool = False) -> None:
+    """The full card in a private chat, split under the limit, buttons on the last part.
+
+    `with_first`: the card is the whole reply (a shared link, a button), so it opens with its first lines.
+    """
+    svc = services(context)
+    first = topic.first.get(lang) if with_first else None
+    parts = render_card_html(svc.kb, topic, lang, share_link(context, topic.id), first)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         markup = keyboard(svc, ("card", topic.id, lang), lambda: card_keyboard(svc.kb, topic, lang)) if last else None
@@ -199,20 +242,33 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
     """Any reply of the conversation, as Telegram HTML and buttons, into a private chat."""
     svc = services(context)
     kb, lang = svc.kb, reply.lang
-    if isinstance(reply, talk.Card):
-        await send_card(message, context, reply.topic, lang)
+    e = html.escape
+    if isinstance(reply, talk.Pictured):
+        # What was read, quoted under the picture, so that a misreading shows; then the reply to it.
+        if reply.text:
+            await message.reply_text(kb.text("picture_read", lang).replace("{text}", reply.excerpt), do_quote=True)
+        await send_reply(message, context, reply.reply, quote)
+        return
+    if isinstance(reply, talk.Card) and reply.whole:
+        await send_card(message, context, reply.topic, lang, with_first=True)
+    elif isinstance(reply, talk.Card):
+        await send_short_card(message, context, reply)
     elif isinstance(reply, talk.Choices):
         rows = topic_rows(kb, [t.id for t in reply.topics], lang)
-        await message.reply_text(kb.text("did_you_mean", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
+        text = f"<b>{e(reply_first(kb, reply))}</b>\n\n{e(kb.text('did_you_mean', lang))}"
+        await send_html(message, text, InlineKeyboardMarkup(rows))
     elif isinstance(reply, talk.NoAnswer):
-        body = f"{html.escape(kb.text('no_answer', lang))}\n\n{html.escape(kb.text('general_channels', lang))}"
+        steps = f"{e(reply.fallback.answer.get(lang))}\n\n" if reply.fallback else ""
+        body = (f"<b>{e(reply_first(kb, reply))}</b>\n\n{steps}{e(kb.text('no_answer_scope', lang))}\n\n"
+                f"{e(kb.text('general_channels', lang))}")
         await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(kb, lang)))
     elif isinstance(reply, talk.Checked):
         rows = topic_rows(kb, list(reply.verdict.topics)[:4], lang)
         if reply.offer_question:
             # The button reads the message this verdict replies to: the pasted text itself.
             rows.append([InlineKeyboardButton(kb.text("check_as_question", lang), callback_data=callback(CB_ASK_PASTED))])
-        await message.reply_html(render_verdict_html(kb, reply.verdict, lang),
+        links = render_links_html(kb, reply.links, lang)
+        await message.reply_html(render_verdict_html(kb, reply.verdict, lang) + (f"\n\n{links}" if links else ""),
                                  reply_markup=InlineKeyboardMarkup(rows) if rows else None,
                                  do_quote=quote or reply.offer_question)
     elif isinstance(reply, talk.ChecklistQuestion):
@@ -222,16 +278,18 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
         await message.reply_text(question, reply_markup=checklist_question_keyboard(reply), do_quote=False)
     elif isinstance(reply, talk.Checklist):
         rows = topic_rows(kb, [t.id for t in reply.topics], lang)
-        await send_html(message, render_checklist_html(kb, reply), InlineKeyboardMarkup(rows))
+        text = f"<b>{e(reply_first(kb, reply))}</b>\n\n{render_checklist_html(kb, reply)}"
+        await send_html(message, text, InlineKeyboardMarkup(rows))
     elif isinstance(reply, talk.Notice):
         await message.reply_text(kb.text(reply.key, lang), do_quote=False)
     else:
         raise TypeError(f"not a reply: {reply!r}")
 
 
-def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
+def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str, situation: str | None = None) -> str:
     svc = services(context)
-    return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
+    return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang),
+                                  situation)
 
 
 def topic_of_bot_message(message: Message | None) -> str | None:
@@ -249,3 +307,38 @@ def effective_text(update: Update) -> str:
     msg = update.effective_message
     return valid_text((msg.text or msg.caption) if msg else None)
 
+
+
+def picture_of(message: Message | None) -> tuple[str, int | None] | None:
+    """The file id and size of a message's picture (a photo's largest size, or an image sent as a file), or None."""
+    if message is None:
+        return None
+    if message.photo:
+        largest = message.photo[-1]
+        return largest.file_id, largest.file_size
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return document.file_id, document.file_size
+    return None
+
+
+async def read_picture_of(message: Message, context: ContextTypes.DEFAULT_TYPE, who: str) -> Reading:
+    """Download a message's picture into memory (never to disk) and read it; PictureError when it cannot be."""
+    from telegram.error import BadRequest
+
+    found = picture_of(message)
+    if found is None:
+        raise PictureError("picture_not_image", "the message has no picture")
+    file_id, size = found
+    if size is not None and size > MAX_PICTURE:
+        raise PictureError("picture_too_big", "the picture is over 10 MB")
+    try:
+        file = await message.get_bot().get_file(file_id)
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            raise PictureError("picture_too_big", "the picture is over 20 MB") from None
+        raise
+    if file.file_size is not None and file.file_size > MAX_PICTURE:
+        raise PictureError("picture_too_big", "the picture is over 10 MB")
+    data = bytes(await file.download_as_bytearray())
+    return await services(context).conversation.pictures.read_async(data, who)

@@ -10,11 +10,10 @@ import sys
 from typing import TextIO
 
 from .. import logs
-from ..checker import MessageChecker
 from ..config import Config
 from ..conversation import Conversation
 from ..errors import UserError
-from ..matcher import load_matcher
+from ..reload import LiveKnowledge
 from ..store import Store
 from .app import WebSettings, build_app
 from .limits import BACKLOG, ConnectionGuard, connection_cap, open_descriptors, raise_descriptor_limit
@@ -23,6 +22,44 @@ log = logging.getLogger(__name__)
 # Bytes of a request's line and headers (h11 refuses more with a 400).
 MAX_HEAD_BYTES = 16 * 1024
 SHUTDOWN_GRACE = 10  # seconds a stop waits for requests in progress
+
+
+def reload_lifespan(knowledge: LiveKnowledge, watch_seconds: float):
+    """The app's lifespan that runs the knowledge reloads (SIGHUP, the folder watcher) inside uvicorn's loop."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with knowledge.running(watch_seconds):
+            yield
+
+    return lifespan
+
+
+def closing(thing):
+    """A lifespan that closes `thing` when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            thing.close()
+
+    return lifespan
+
+
+def combine_lifespans(*lifespans):
+    """One lifespan that enters each given one in order (None ones skipped) and leaves them in reverse."""
+    given = [lifespan for lifespan in lifespans if lifespan is not None]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with contextlib.AsyncExitStack() as stack:
+            for each in given:
+                await stack.enter_async_context(each(app))
+            yield
+
+    return lifespan
 
 
 def build_from_config(config: Config):
@@ -36,9 +73,8 @@ def build_from_config(config: Config):
     # The database first: a storage problem is one line before the models take a second to load.
     store = Store(config["storage.path"], retention_days=config["storage.retention_days"], voter_key=voter_key)
     try:
-        matcher = load_matcher(config["knowledge.dir"] or None)
-        checker = MessageChecker(matcher.kb, matcher.normaliser)
-        conversation = Conversation(matcher, checker, store)
+        knowledge = LiveKnowledge.load(config["knowledge.dir"] or None)
+        conversation = Conversation(None, None, store, knowledge=knowledge)
         public_url = config["web.public_url"].rstrip("/")
         if public_url and not public_url.startswith(("https://", "http://")):
             raise UserError(f"web.public_url must start with https:// (got {public_url!r})")
@@ -58,8 +94,23 @@ def build_from_config(config: Config):
         if token and config["telegram.mode"] == "webhook":
             from .telegram import telegram_webhook
 
-            telegram_routes, lifespan = telegram_webhook(config, matcher, store, checker)
-        return build_app(conversation, settings, wechat, telegram_routes, lifespan), store
+            telegram_routes, lifespan = telegram_webhook(config, knowledge, store)
+        curator_routes = []
+        if config["curate.token"]:
+            from pathlib import Path
+
+            from .curate import CuratorPage
+
+            # The draft, its evaluations and the record of what was published live beside the database.
+            state = Path(config["storage.path"]).resolve().parent / "curation"
+            curator = CuratorPage(conversation, config["curate.token"], state, settings.secure_cookies,
+                                  config["curate.folds"])
+            curator_routes = curator.routes()
+            lifespan = combine_lifespans(lifespan, closing(curator))
+        # Reloads on SIGHUP and on a changed knowledge folder, for as long as the server runs.
+        reloads = reload_lifespan(knowledge, config["knowledge.watch_seconds"])
+        return build_app(conversation, settings, wechat, telegram_routes, combine_lifespans(reloads, lifespan),
+                         page_routes=curator_routes), store
     except BaseException:
         store.close()
         raise
@@ -68,7 +119,8 @@ def build_from_config(config: Config):
 def setup_logging(config: Config) -> None:
     """The configured level, personal data masked and every secret of the config redacted."""
     logs.setup_logging(config["logging.level"], (config["telegram.token"], config["telegram.webhook.secret_token"],
-                                                 config["wechat.token"], config["wechat.encoding_aes_key"]))
+                                                 config["wechat.token"], config["wechat.encoding_aes_key"],
+                                                 config["curate.token"]))
     # uvicorn's own lines go through the same filters; its start and stop chatter only at DEBUG.
     level = logging.getLevelName(config["logging.level"])
     for name in ("uvicorn", "uvicorn.error"):
