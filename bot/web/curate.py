@@ -20,7 +20,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -118,10 +118,13 @@ class CuratorPage:
         from urllib.parse import parse_qs
 
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM:
-                return None
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_FORM:
+                    return None
+        except ClientDisconnect:  # gone, or cut off by the server for sending too slowly
+            return None
         fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         given = (fields.get("csrf") or [""])[0]
         if session is None or not hmac.compare_digest(given.encode(), session.csrf.encode()):
