@@ -49,6 +49,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+RUNNING: list["Server"] = []  # stopped by main() whatever happens
+
+
 class Server:
     """`python -m bot web` in its own process, on a fresh database."""
 
@@ -71,6 +74,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "web", "--config", str(folder / "config.yaml"), "--port", str(self.port)],
             cwd=folder, env=env, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, preexec_fn=limits)
+        RUNNING.append(self)
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -91,6 +95,8 @@ class Server:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(30)
@@ -470,7 +476,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=80)
     parser.add_argument("--every", type=float, default=30)
     args = parser.parse_args()
-    {"idle": run_idle, "lang": run_lang, "sigkill": run_sigkill, "soak": run_soak}[args.attack](args)
+    try:
+        {"idle": run_idle, "lang": run_lang, "sigkill": run_sigkill, "soak": run_soak}[args.attack](args)
+    finally:
+        for server in list(RUNNING):  # a failed run leaves no server behind
+            server.process.kill()
+            server.process.wait(10)
 
 
 if __name__ == "__main__":
