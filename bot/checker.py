@@ -175,7 +175,8 @@ class MessageChecker:
             return None
         s = self.settings
         text = self.normaliser.normalise(norm)
-        probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text))
+        probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text),
+                                          self.normaliser.syllables(text))
         risky = 1.0 - float(probabilities[self._none_column])
         best = max((p, c) for c, p in zip(self.model.classes, probabilities.tolist()) if c != NONE_CLASS)[1]
         if risky <= s.harmless_probability:

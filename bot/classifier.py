@@ -4,8 +4,11 @@ A model is derived data, like the jieba cache: trained with scikit-learn only
 when its training data change, exported as plain arrays (vocabulary, IDF,
 weights) in a .npz file keyed by the data's content, and scored on the
 answering path with numpy alone (a sparse dot product and a softmax).
-Features are TF-IDF character 1-3-grams of the normalised text and its jieba
-words, each block L2-normalised on its own.
+Features are TF-IDF character 1-3-grams of the normalised text, its jieba
+words, and 1-2-grams of its toneless pinyin syllables (bot/pinyin.py: a
+homophone such as 解风 shares them with 解封, and so does "jiefeng"), each
+block L2-normalised on its own. A sample is (normalised text, tokens,
+syllables); a sample of two leaves the pinyin block empty.
 """
 
 from __future__ import annotations
@@ -24,16 +27,29 @@ from typing import Sequence
 import numpy as np
 
 # Bump when features() changes: every cached model is then retrained.
-FEATURE_VERSION = 1
-BLOCKS = ("c", "w")  # character n-grams, words
+FEATURE_VERSION = 2
+BLOCKS = ("c", "w", "p")  # character n-grams, words, pinyin syllable n-grams
+# (normalised text, tokens) or (normalised text, tokens, syllables)
+Sample = tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str]]
 
 
-def features(norm: str, tokens: Sequence[str]) -> list[Counter]:
-    """Raw counts of each feature block for a normalised text and its tokens."""
+def syllable_grams(syllables: Sequence[str]) -> list[str]:
+    """Syllables and syllable pairs ("jie", "jie feng"); "" breaks a run, and no pair spans it.
+
+    Pairs, not triples: 5-fold cross-validation favoured 1-2-grams over 1-3,
+    2-3 and no pinyin block at all (README, Quality).
+    """
+    grams = [s for s in syllables if s]
+    grams += [f"{a} {b}" for a, b in zip(syllables, syllables[1:]) if a and b]
+    return grams
+
+
+def features(norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> list[Counter]:
+    """Raw counts of each feature block for a normalised text, its tokens and its syllables."""
     text = norm.strip()
     grams = [*text, *(text[i: i + 2] for i in range(len(text) - 1)), *(text[i: i + 3] for i in range(len(text) - 2))]
     chars = Counter(g for g in grams if g[0] != " " and g[-1] != " ")
-    return [chars, Counter(tokens)]
+    return [chars, Counter(tokens), Counter(syllable_grams(syllables))]
 
 
 def _count_rows(index: dict[str, int], items: Sequence[str]) -> dict[int, int]:
@@ -63,20 +79,20 @@ class LinearModel:
         self.coef = coef  # (features, classes)
         self.intercept = intercept  # (classes,)
 
-    def scores(self, norm: str, tokens: Sequence[str]) -> np.ndarray:
+    def scores(self, norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> np.ndarray:
         """Class probabilities (softmax), aligned with `classes`.
 
         The same features as features(), counted straight into rows of the
         model: the many n-grams it never saw are not even counted.
         """
-        chars, words = self.block_index
+        chars, words, sounds = self.block_index
         text = norm.strip()
         n = len(text)
         grams = [*text, *[text[i: i + 2] for i in range(n - 1)], *[text[i: i + 3] for i in range(n - 2)]]
         found = _count_rows(chars, grams)
         rows: list[int] = []
         values: list[float] = []
-        for block in (found, _count_rows(words, tokens)):
+        for block in (found, _count_rows(words, tokens), _count_rows(sounds, syllable_grams(syllables))):
             if block:
                 block_values = [self.idf_list[row] if count == 1 else (1.0 + math.log(count)) * self.idf_list[row]
                                 for row, count in block.items()]
@@ -109,7 +125,7 @@ class LinearModel:
         return model
 
 
-def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float = 10.0,
+def train(samples: Sequence[Sample], labels: Sequence[str], c: float = 10.0,
           class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
     """Fit a multinomial logistic regression; imports scikit-learn (about a second).
 
@@ -122,8 +138,8 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    counted = [[(f"{block}:{feature}", count) for block, counts in zip(BLOCKS, features(norm, tokens))
-                for feature, count in counts.items()] for norm, tokens in samples]
+    counted = [[(f"{block}:{feature}", count) for block, counts in zip(BLOCKS, features(*sample))
+                for feature, count in counts.items()] for sample in samples]
     df = Counter(key for doc in counted for key, _ in doc)
     vocab: dict[str, int] = {}
     block_of: list[int] = []
@@ -178,17 +194,18 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
                        np.asarray(intercept, dtype=np.float64))
 
 
-def model_key(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float,
+def model_key(samples: Sequence[Sample], labels: Sequence[str], c: float,
               class_weight: dict[str, float] | None = None, min_df: int = 1) -> str:
     """What a cached model was trained from: the data, the settings and the feature code."""
     digest = hashlib.sha256()
     digest.update(f"{FEATURE_VERSION}|{c}|{sorted((class_weight or {}).items())}|{min_df}".encode())
-    for (norm, tokens), label in zip(samples, labels):
-        digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x00".encode())
+    for (norm, tokens, *syllables), label in zip(samples, labels):
+        sounds = " ".join(syllables[0]) if syllables else ""
+        digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x01{sounds}\x00".encode())
     return digest.hexdigest()[:20]
 
 
-def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str],
+def cached_model(cache_dir: Path, name: str, samples: Sequence[Sample], labels: Sequence[str],
                  c: float = 10.0, class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
     """The model for these samples: from the cache when it was trained on exactly them, else trained now.
 
@@ -222,7 +239,7 @@ def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequen
 def _train_in_child(path: Path, samples, labels, c: float, class_weight, min_df: int) -> bool:
     """Train and save to `path` in a fresh interpreter; True when it did."""
     job = path.with_suffix(f".job{os.getpid()}.json")
-    job.write_text(json.dumps({"samples": [[n, list(t)] for n, t in samples], "labels": list(labels), "c": c,
+    job.write_text(json.dumps({"samples": [[n, list(t), *map(list, rest)] for n, t, *rest in samples], "labels": list(labels), "c": c,
                                "class_weight": class_weight, "min_df": min_df, "path": str(path)},
                               ensure_ascii=False), encoding="utf-8")
     try:
@@ -238,5 +255,5 @@ def _train_in_child(path: Path, samples, labels, c: float, class_weight, min_df:
 
 if __name__ == "__main__":  # the child of _train_in_child
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    train([(n, t) for n, t in spec["samples"]], spec["labels"], spec["c"], spec["class_weight"],
+    train([tuple(sample) for sample in spec["samples"]], spec["labels"], spec["c"], spec["class_weight"],
           spec["min_df"]).save(Path(spec["path"]))

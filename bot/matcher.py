@@ -13,6 +13,7 @@ leads decides between "answer" and "suggest".
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from .classifier import LinearModel, cached_model
 from .classifier import train as train_classifier
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
+from .pinyin import LATIN_RUN, PinyinDecoder
 from .text import TextNormaliser
 
 Decision = Literal["answer", "suggest", "none"]
@@ -86,7 +88,10 @@ class Matcher:
         self._none_column = columns[NONE_CLASS]
         self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
         # Every word of the training texts: what an unknown word may be repaired to.
-        self._vocabulary = frozenset(tok for _, toks in prepared for tok in toks)
+        self._vocabulary = frozenset(tok for _, toks, _ in prepared for tok in toks)
+        # Built on the first question typed in pinyin (some 20 ms): most never need it.
+        self._decoder_words = prepared
+        self._decoder: PinyinDecoder | None = None
         self._ascii_vocabulary = sorted(t for t in self._vocabulary if t.isascii() and t.isalpha() and len(t) >= 3)
         # A topic's `requires` words: single tokens as one set (a fast disjointness
         # test per question), words of several tokens as token sets.
@@ -97,7 +102,7 @@ class Matcher:
                 single = frozenset(next(iter(t)) for t in token_sets if len(t) == 1)
                 self._requires[topic.id] = (single, [t for t in token_sets if len(t) > 1])
 
-    def _train_classifier(self, labels: list[str], prepared: list[tuple[str, list[str]]],
+    def _train_classifier(self, labels: list[str], prepared: list[tuple[str, list[str], list[str]]],
                           cache: Path | None) -> LinearModel:
         """The topic classifier: from the cache when trained on exactly this knowledge base, else trained now."""
         s = self.settings
@@ -105,6 +110,25 @@ class Matcher:
         if cache is None:
             return train_classifier(prepared, labels, s.classifier_c, min_df=min_df)
         return cached_model(cache, "topics", prepared, labels, s.classifier_c, min_df=min_df)
+
+    def pinyin_decoder(self) -> PinyinDecoder | None:
+        """Typed pinyin into the knowledge base's words: its characters, its words and their variants, by frequency.
+
+        Characters are counted in the normalised phrasings (function words such
+        as 了 and 被 are never tokens); a synonym's variant counts as often as its
+        canonical word (dongjie: 冻结, folded to 封号 afterwards).
+        """
+        reader = self.normaliser.pinyin
+        if self._decoder is None and reader is not None:
+            prepared = self._decoder_words
+            chars = Counter("".join(norm for norm, _, _ in prepared))
+            counts = Counter({c: n for c, n in chars.items() if reader.reading(c)})
+            counts.update(tok for _, toks, _ in prepared for tok in toks if len(tok) > 1 and not tok.isascii())
+            for variant, canonical in self.kb.synonyms.variants.items():
+                if not variant.isascii() and variant not in counts:
+                    counts[variant] = max(1, counts.get(canonical, 0))
+            self._decoder = PinyinDecoder(reader, counts)
+        return self._decoder
 
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.
@@ -115,10 +139,16 @@ class Matcher:
         s = self.settings
         lang = detect_language(text)
         norm = self.normaliser.normalise(text)
+        decoder = self.pinyin_decoder() if LATIN_RUN.search(norm) else None
+        if decoder is not None:
+            # Typed pinyin (whole questions, or du博) is read as the words it spells, then normalised again.
+            decoded = decoder.decode(norm)
+            if decoded != norm:
+                norm = self.normaliser.normalise(decoded)
         tokens = self._repair_typos(self.normaliser.tokens_of_normalised(norm))
         if not tokens:
             return Match("none", None, 0.0, (), lang, ())
-        probabilities = self.model.scores(norm, tokens)
+        probabilities = self.model.scores(norm, tokens, self.normaliser.syllables(norm))
         out_of_scope = float(probabilities[self._none_column])
         query_tokens = set(tokens)
         scored = []

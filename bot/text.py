@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pinyin import PinyinReader
 from .utf8 import valid_text
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -255,7 +256,9 @@ def read_userdict(path: Path) -> list[tuple[str, int | None]]:
 class TextNormaliser:
     """Question text to matching tokens: the one place both the KB and questions go through."""
 
-    def __init__(self, synonyms: SynonymTable, userdict: Path, cache_dir: Path | None = None) -> None:
+    def __init__(self, synonyms: SynonymTable, userdict: Path, cache_dir: Path | None = None,
+                 pinyin: bool = True) -> None:
+        """`pinyin=False` reads no syllables (an empty pinyin block), for comparisons."""
         from .languages import converter
 
         self._t2s = converter("t2s")
@@ -266,10 +269,11 @@ class TextNormaliser:
         self._stopwords = synonyms.stopwords
         jieba_cache = JiebaCache(userdict, cache_dir)
         self._jieba = jieba_cache.tokenizer()
-        # Everything that decides a text's tokens: a cached result is only reused when all match.
+        self.pinyin = PinyinReader(jieba_cache.cache_dir) if pinyin else None
+        # Everything that decides a text's tokens and syllables: a cached result is only reused when all match.
         self._cache_key = hashlib.sha256(
-            repr((jieba_cache.key, sorted(self._variants.items()), sorted(self._dialect.items()),
-                  sorted(self._stopwords), Path(__file__).read_bytes())).encode()
+            repr((jieba_cache.key, self.pinyin.key if self.pinyin else None, sorted(self._variants.items()),
+                  sorted(self._dialect.items()), sorted(self._stopwords), Path(__file__).read_bytes())).encode()
         ).hexdigest()[:16]
         self._cache_dir = jieba_cache.cache_dir
 
@@ -278,8 +282,8 @@ class TextNormaliser:
         """Where derived data (the jieba dictionary, tokenised phrasings, trained models) is cached."""
         return self._cache_dir
 
-    def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str]]]:
-        """(normalised text, tokens) for each text, as tokens_of_normalised gives them.
+    def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str], list[str]]]:
+        """(normalised text, tokens, syllables) for each text, as tokens_of_normalised and syllables give them.
 
         The knowledge base's phrasings are tokenised the same way at every start;
         the result is cached on disk, keyed by the texts and everything that
@@ -290,14 +294,14 @@ class TextNormaliser:
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
             if (isinstance(cached, list) and len(cached) == len(texts)
-                    and all(isinstance(n, str) and isinstance(t, list) for n, t in cached)):
-                return [(n, t) for n, t in cached]
+                    and all(isinstance(n, str) and isinstance(t, list) and isinstance(p, list) for n, t, p in cached)):
+                return [(n, t, p) for n, t, p in cached]
         except (OSError, ValueError, TypeError):
             pass
         prepared = []
         for text in texts:
             norm = self.normalise(text)
-            prepared.append((norm, self.tokens_of_normalised(norm)))
+            prepared.append((norm, self.tokens_of_normalised(norm), self.syllables(norm)))
         try:
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -319,6 +323,10 @@ class TextNormaliser:
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self._variants[m.group(0)], text)
         return text
+
+    def syllables(self, norm: str) -> list[str]:
+        """How a normalised text sounds: toneless pinyin syllables, "" where the reading breaks."""
+        return self.pinyin.syllables(norm) if self.pinyin else []
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of a question, stopwords and punctuation removed."""
