@@ -44,12 +44,12 @@ def retrain_seconds(runs: int) -> list[float]:
     """Wall time of a fresh process answering one question right after a knowledge-base edit.
 
     An edited phrasing invalidates the tokenised phrasings and the classifier
-    (the jieba dictionary only changes with userdict.txt): the process
-    re-tokenises, imports scikit-learn, trains, caches, then answers.
+    (the jieba dictionary only changes with userdict.txt, the pinyin table with
+    pypinyin): the process re-tokenises, imports scikit-learn, trains, caches, then answers.
     """
     from bot.text import default_cache_dir
 
-    jieba_cache = sorted(default_cache_dir().glob("jieba-*.bin"))
+    jieba_cache = sorted([*default_cache_dir().glob("jieba-*.bin"), *default_cache_dir().glob("pinyin-*.txt")])
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="retrain-") as cache:
