@@ -17,7 +17,7 @@ from . import languages
 from .errors import UserError
 from .knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from .matcher import Match, load_matcher
-from .render import match_json, render_card_text, render_none_text, render_suggest_text, render_verdict_text
+from .render import match_first, match_json, render_card_text, render_none_text, render_suggest_text, render_verdict_text
 from .utf8 import valid_argument
 
 
@@ -38,9 +38,11 @@ def read_lines(stream) -> list[str]:
 def match_as_text(kb: KnowledgeBase, match: Match, lang: str | None) -> str:
     """What a person reads for one question in the terminal."""
     answer_lang = lang or match.lang
+    first = match_first(kb, match, answer_lang)
     if match.decision == "none" or match.topic is None:
-        return render_none_text(kb, answer_lang)
-    card = render_card_text(kb, kb.topics[match.topic], answer_lang)
+        fallback = kb.fallbacks.get(match.fallback)
+        return first + "\n\n" + render_none_text(kb, answer_lang, fallback)
+    card = first + "\n\n" + render_card_text(kb, kb.topics[match.topic], answer_lang)
     if match.decision == "suggest":
         others = [a.topic for a in match.alternatives]
         return card + "\n\n" + render_suggest_text(kb, others, answer_lang)
@@ -150,9 +152,11 @@ def cmd_check_message(args, out: TextIO) -> ExitStatus:
 
 def cmd_check(args, out: TextIO) -> ExitStatus:
     kb = load_knowledge(args.kb_dir or args.kb)
-    phrasings = sum(len(t.questions) for t in kb.topics.values())
+    phrasings = sum(len(t.all_questions) for t in kb.topics.values())
+    situations = sum(len(t.situations) for t in kb.topics.values())
     out.write(
-        f"OK: {len(kb.topics)} topics, {phrasings} phrasings, {len(kb.out_of_scope)} out-of-scope phrasings, "
+        f"OK: {len(kb.topics)} topics, {situations} situations, {phrasings} phrasings, "
+        f"{len(kb.out_of_scope)} out-of-scope phrasings, "
         f"{len(kb.synonyms.variants)} synonyms in {kb.root}\n"
     )
     return ExitStatus.OK

@@ -17,7 +17,7 @@ from typing import Callable, Union
 
 from . import languages
 from .checker import MessageChecker, Verdict
-from .knowledge import KnowledgeBase, OfficialPath, Topic
+from .knowledge import Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
 from .store import Store
 
@@ -80,6 +80,10 @@ class Card:
 
     topic: Topic
     lang: str
+    situation: str | None = None  # where the asker stands (situations.yaml): which first lines they read
+    # Asked for by name (a button, a shared link, a number, a command) rather than the answer to a
+    # question: shown whole, its first lines on top, where a question's answer is the short form first.
+    whole: bool = False
 
     @property
     def offers_checklist(self) -> bool:
@@ -92,6 +96,7 @@ class Choices:
 
     topics: tuple[Topic, ...]
     lang: str
+    situation: str | None = None  # the asker's situation in the first topic
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class NoAnswer:
     """An honest no-answer: what the bot covers, and the general channels (110, 96110)."""
 
     lang: str
+    fallback: Fallback | None = None  # another platform's ban, a frozen bank card: what holds everywhere
 
 
 @dataclass(frozen=True)
@@ -221,7 +227,8 @@ class Conversation:
             return self._finish_checklist(user, state, self.classify_notice(text), lang)
         topics = self._offered(user)
         if number is not None and 1 <= number <= len(topics):
-            return self.open(user, topics[number - 1], lang)
+            situation = offered.get("situation") if isinstance(offered.get("situation"), str) else None
+            return self.open(user, topics[number - 1], lang, situation=situation)
         verdict = self.checker.check_message(text)
         if self.checker.reads_like_a_message(text, verdict):
             return Checked(verdict, text, lang, offer_question=True)
@@ -247,22 +254,27 @@ class Conversation:
         if private and match.decision != "suggest" and self._offered(user):
             self.store.put(f"flow:offered:{user}", None)  # a new question: old numbers mean nothing now
         if match.decision == "answer" and match.topic:
-            return self.open(user, match.topic, lang, remember=private)
+            return self.open(user, match.topic, lang, remember=private, situation=match.situation, whole=False)
         if match.decision == "suggest" and match.topic and not private:
             ids = [match.topic] + [a.topic for a in match.alternatives]
-            return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang)
+            return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang, match.situation)
         if match.decision == "suggest" and match.topic:
-            return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang)
+            return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
         self.store.record_unanswered(text, match.lang)
-        return NoAnswer(lang)
+        return NoAnswer(lang, kb.fallbacks.get(match.fallback))
 
-    def offer(self, user: str, topic_ids: list[str], lang: str) -> Choices:
-        """Topics to choose from (did you mean, a menu); a bare number then picks one."""
+    def offer(self, user: str, topic_ids: list[str], lang: str, situation: str | None = None) -> Choices:
+        """Topics to choose from (did you mean, a menu); a bare number then picks one.
+
+        `situation`: the asker's, kept so that the card picked opens with that reader's first lines.
+        """
         ids = [t for t in topic_ids if t in self.kb.topics]
-        self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "at": self.clock()}))
-        return Choices(tuple(self.kb.topics[t] for t in ids), lang)
+        self.store.put(f"flow:offered:{user}", json.dumps({"topics": ids, "lang": lang, "situation": situation,
+                                                            "at": self.clock()}))
+        return Choices(tuple(self.kb.topics[t] for t in ids), lang, situation)
 
-    def open(self, user: str, topic_id: str, lang: str | None = None, remember: bool = True) -> Card | Notice:
+    def open(self, user: str, topic_id: str, lang: str | None = None, remember: bool = True,
+             situation: str | None = None, whole: bool = True) -> Card | Notice:
         """A topic's card (a deep link, a button, a topic page); remembered as the last card."""
         lang = lang or self.language(user)
         topic = self.kb.topics.get(topic_id)
@@ -271,7 +283,7 @@ class Conversation:
         self.store.record_view(topic.id)
         if remember:
             self.store.put(f"flow:last:{user}", json.dumps({"topic": topic.id, "at": self.clock()}))
-        return Card(topic, lang)
+        return Card(topic, lang, situation if topic.situation(situation) else None, whole)
 
     def check(self, user: str, text: str, lang: str | None = None, offer_question: bool = False) -> Checked | Notice:
         """A message the person asks about on purpose (/check, a forward, the page's check box).

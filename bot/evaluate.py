@@ -22,10 +22,14 @@ from .text import TextNormaliser
 NONE = "none"  # the label of an out-of-scope question, and of a "none" decision
 
 
+_UNLABELLED = "?"  # a case without a `situation` key: its situation is not evaluated
+
+
 @dataclass
 class EvalCase:
     question: str
     expected: frozenset[str]  # empty: out of scope
+    situation: str | None = _UNLABELLED  # the asker's situation, None for the topic's general reader
 
 
 @dataclass
@@ -37,6 +41,9 @@ class EvalReport:
     rejected: int = 0
     misses: list[tuple[EvalCase, Match]] = field(default_factory=list)
     confusion: Counter = field(default_factory=Counter)  # (wanted, got) -> count, misses only
+    situated: int = 0  # cases labelled with a situation
+    first_right: int = 0  # …whose reply opened with that situation's first lines (topic and situation right)
+    situation_misses: list[tuple[EvalCase, Match]] = field(default_factory=list)
 
     @property
     def top1_rate(self) -> float:
@@ -51,9 +58,10 @@ class EvalReport:
         return self.rejected / self.out_of_scope if self.out_of_scope else 1.0
 
     def add(self, other: "EvalReport") -> None:
-        for name in ("in_scope", "top1", "top3", "out_of_scope", "rejected"):
+        for name in ("in_scope", "top1", "top3", "out_of_scope", "rejected", "situated", "first_right"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.misses += other.misses
+        self.situation_misses += other.situation_misses
         self.confusion.update(other.confusion)
 
     def render(self, show_misses: bool = True, confusions: int = 12) -> str:
@@ -68,9 +76,17 @@ class EvalReport:
             lines.append("most frequent confusions (wanted -> got: count):")
             for (want, got), n in self.confusion.most_common(confusions):
                 lines.append(f"  {want:<24} -> {got:<24} {n}")
+        if show_misses and self.situation_misses:
+            lines.append(f"situation misses ({len(self.situation_misses)}):")
+            for case, match in self.situation_misses:
+                lines.append(f"  want {min(case.expected)}/{case.situation or 'general':<16} got {match.topic or '-'}/"
+                             f"{match.situation or 'general':<16} {case.question}")
         lines.append(f"in-scope top-1 accuracy:  {self.top1_rate:6.1%} ({self.top1}/{self.in_scope})")
         lines.append(f"in-scope top-3 accuracy:  {self.top3_rate:6.1%} ({self.top3}/{self.in_scope})")
         lines.append(f"out-of-scope rejection:   {self.rejection_rate:6.1%} ({self.rejected}/{self.out_of_scope})")
+        if self.situated:
+            lines.append(f"right first lines:        {self.first_right / self.situated:6.1%} "
+                         f"({self.first_right}/{self.situated}: topic and situation right)")
         return "\n".join(lines) + "\n"
 
 
@@ -91,7 +107,10 @@ def load_cases(path: Path) -> list[EvalCase]:
             raise UserError(f"{path}: case {i + 1}: needs a 'q' string")
         topic = case.get("topic")
         expected = frozenset([topic] if isinstance(topic, str) else (topic or []))
-        out.append(EvalCase(case["q"], expected))
+        situation = case.get("situation", _UNLABELLED)
+        if situation is not None and not isinstance(situation, str):
+            raise UserError(f"{path}: case {i + 1}: 'situation' must be a situation id or null")
+        out.append(EvalCase(case["q"], expected, situation))
     return out
 
 
@@ -114,6 +133,12 @@ def evaluate(matcher: Matcher, cases: list[EvalCase]) -> EvalReport:
             if not hit1:
                 report.misses.append((case, match))
                 report.confusion[(min(case.expected), got)] += 1
+            if case.situation != _UNLABELLED:
+                report.situated += 1
+                if hit1 and match.situation == case.situation:
+                    report.first_right += 1
+                else:
+                    report.situation_misses.append((case, match))
         else:
             report.out_of_scope += 1
             if got == NONE:
@@ -143,8 +168,13 @@ def crossvalidate(kb: KnowledgeBase, normaliser: TextNormaliser, folds: int = 5,
         held: list[EvalCase] = []
         topics = {}
         for tid, topic in kb.topics.items():
-            held += [EvalCase(q, frozenset([tid])) for i, q in enumerate(topic.questions) if i % folds == k]
-            topics[tid] = dataclasses.replace(topic, questions=tuple(q for i, q in enumerate(topic.questions) if i % folds != k))
+            held += [EvalCase(q, frozenset([tid]), None) for i, q in enumerate(topic.questions) if i % folds == k]
+            held += [EvalCase(q, frozenset([tid]), s.id) for s in topic.situations
+                     for i, q in enumerate(s.questions) if i % folds == k]
+            situations = tuple(dataclasses.replace(s, questions=tuple(q for i, q in enumerate(s.questions) if i % folds != k))
+                               for s in topic.situations)
+            topics[tid] = dataclasses.replace(topic, questions=tuple(q for i, q in enumerate(topic.questions) if i % folds != k),
+                                              situations=situations)
         held += [EvalCase(q, frozenset()) for i, q in enumerate(kb.out_of_scope) if i % folds == k]
         fold_kb = dataclasses.replace(kb, topics=topics, out_of_scope=tuple(q for i, q in enumerate(kb.out_of_scope) if i % folds != k))
         total.add(evaluate(Matcher(fold_kb, normaliser, settings), held))

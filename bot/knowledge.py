@@ -32,6 +32,8 @@ MAX_TITLE = 60
 MAX_SUMMARY = 200
 MAX_ANSWER = 1200
 MIN_QUESTIONS = 12
+MAX_FIRST = {"zh": 90, "en": 240}  # the answer first: two lines on a phone
+MIN_SITUATION_QUESTIONS = 8
 # Which app an official path is for; "any" (the default) suits every platform (110, 96110 ...).
 # Channels that show one platform's paths (the /banned checklist) filter on it.
 PATH_PLATFORMS = ("wechat", "qq", "any")
@@ -52,12 +54,18 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
     "sources": (True, "list of {seed, zh, en}: the source document and the line users see naming it"),
     "related": (True, "other topic ids"),
     "requires": (False, "words of which a question must hold one for the topic to win outright"),
+    "first": (True, "{zh, en} the direct answer to the general reader, at most two lines"),
+    "situations": (False, "list of {id, first: {zh, en}, questions}: other readers of the topic (situations.yaml ids)"),
 }
 
 # Interface strings the code looks up in ui.yaml; a missing one is a load error,
 # not a KeyError in front of a user.
 UI_KEYS = (
     "no_answer",
+    "no_answer_first",
+    "first_suggest",
+    "banned_first",
+    "full_steps",
     "did_you_mean",
     "general_channels",
     "official_paths",
@@ -201,6 +209,23 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Situation:
+    """Where the asker stands in a topic (already did it, a relative, a group owner…) and what they read first."""
+
+    id: str
+    first: Localized
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SituationKind:
+    """A situation id of situations.yaml, shared by the topics that have it."""
+
+    id: str
+    label: Localized
+
+
+@dataclass(frozen=True)
 class Topic:
     """One card of advice and the phrasings that lead to it."""
 
@@ -216,6 +241,21 @@ class Topic:
     sources: tuple[Source, ...]
     related: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    first: Localized = Localized("", "")
+    situations: tuple[Situation, ...] = ()
+
+    def situation(self, situation_id: str | None) -> Situation | None:
+        return next((s for s in self.situations if s.id == situation_id), None)
+
+    def first_lines(self, situation_id: str | None = None) -> Localized:
+        """What a reader in that situation reads first (the general first lines when the topic lacks it)."""
+        found = self.situation(situation_id)
+        return found.first if found else self.first
+
+    @property
+    def all_questions(self) -> tuple[str, ...]:
+        """Every phrasing that leads to the topic: the general ones and every situation's."""
+        return self.questions + tuple(q for s in self.situations for q in s.questions)
 
 
 @dataclass(frozen=True)
@@ -250,6 +290,47 @@ class RedFlags:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """An honest fallback for a question without a card whose asker is in the same trouble (fallbacks.yaml)."""
+
+    id: str
+    platforms: tuple[re.Pattern[str], ...]
+    problems: tuple[re.Pattern[str], ...]
+    first: Localized
+    answer: Localized
+    overrules_cards: bool = False  # applies even where a card of Fallbacks.themes matched
+
+    def applies(self, norm: str) -> bool:
+        """True when a normalised question names one of its platforms and one of its problems."""
+        return any(p.search(norm) for p in self.platforms) and any(p.search(norm) for p in self.problems)
+
+
+@dataclass(frozen=True)
+class Fallbacks:
+    """fallbacks.yaml: the fallbacks, the platforms the cards are about, and the themes a fallback may overrule."""
+
+    entries: tuple[Fallback, ...] = ()
+    own_platforms: tuple[re.Pattern[str], ...] = ()
+    themes: frozenset[str] = frozenset()
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def for_question(self, norm: str, overruling: bool = False) -> Fallback | None:
+        """The fallback for a normalised question, or None (always None when it names one of our platforms).
+
+        `overruling`: a card matched, and only a fallback that overrules cards may replace it.
+        """
+        if any(p.search(norm) for p in self.own_platforms):
+            return None
+        found = next((f for f in self.entries if f.applies(norm)), None)
+        return found if found is not None and (found.overrules_cards or not overruling) else None
+
+    def get(self, fallback_id: str | None) -> Fallback | None:
+        return next((f for f in self.entries if f.id == fallback_id), None)
+
+
+@dataclass(frozen=True)
 class Theme:
     id: str
     title: Localized
@@ -273,6 +354,8 @@ class KnowledgeBase:
     ui: dict[str, Localized]
     red_flags: RedFlags = field(default_factory=RedFlags)
     messages: tuple[LabelledMessage, ...] = ()  # the scam checker's training data
+    situation_kinds: dict[str, SituationKind] = field(default_factory=dict)
+    fallbacks: "Fallbacks" = field(default_factory=lambda: Fallbacks())
 
     @property
     def userdict(self) -> Path:
@@ -389,7 +472,7 @@ class _TopicChecker:
             self.fail(fieldname, f"{len(value):,} characters, at most {max_len:,} allowed")
         return value
 
-    def localized(self, value: Any, fieldname: str, max_len: int | None = None) -> Localized:
+    def localized(self, value: Any, fieldname: str, max_len: int | dict[str, int] | None = None) -> Localized:
         if value is _MISSING:
             return Localized("", "")
         if not isinstance(value, dict):
@@ -401,8 +484,10 @@ class _TopicChecker:
         missing = [lang for lang in LANGS if lang not in value]
         for lang in missing:
             self.fail(f"{fieldname}.{lang}", "missing")
+        limits = max_len if isinstance(max_len, dict) else dict.fromkeys(LANGS, max_len)
         return Localized(
-            *(self.string(value.get(lang), f"{fieldname}.{lang}", max_len) if lang not in missing else "" for lang in LANGS)
+            *(self.string(value.get(lang), f"{fieldname}.{lang}", limits[lang]) if lang not in missing else ""
+              for lang in LANGS)
         )
 
     def string_list(self, value: Any, fieldname: str, min_len: int = 1) -> tuple[str, ...]:
@@ -451,7 +536,24 @@ class _TopicChecker:
             self.fail(f"{fieldname}.en", "contains Chinese characters; say it in English")
         return text
 
-    def build(self, themes: set[str]) -> Topic | None:
+    def situations(self, value: Any, kinds: set[str]) -> tuple[Situation, ...]:
+        items = self.mapping_list(value, "situations", ("id", "first", "questions"), min_len=0)
+        out, seen = [], set()
+        for i, item in enumerate(items):
+            where = f"situations[{i}]"
+            sid = item.get("id")
+            if sid not in kinds:
+                self.fail(f"{where}.id", f"{sid!r} is not a situation of situations.yaml")
+                continue
+            if sid in seen:
+                self.fail(f"{where}.id", f"{sid!r} listed twice")
+            seen.add(sid)
+            out.append(Situation(sid, self.localized(item.get("first", _MISSING), f"{where}.first", MAX_FIRST),
+                                 self.string_list(item.get("questions", _MISSING), f"{where}.questions",
+                                                  MIN_SITUATION_QUESTIONS)))
+        return tuple(out)
+
+    def build(self, themes: set[str], situation_kinds: set[str] = frozenset()) -> Topic | None:
         data = self.data
         if not isinstance(data, dict):
             self.fail("(file)", "must be a mapping of topic fields")
@@ -501,6 +603,8 @@ class _TopicChecker:
             sources=tuple(sources),
             related=related,
             requires=self.string_list(data.get("requires", []), "requires", min_len=0),
+            first=self.localized(data.get("first", _MISSING), "first", MAX_FIRST),
+            situations=self.situations(data.get("situations", _MISSING), situation_kinds),
         )
         return topic if self.ok else None
 
@@ -546,6 +650,24 @@ def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
             continue
         themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip())))
     return tuple(themes)
+
+
+def _load_situation_kinds(root: Path, problems: list[str]) -> dict[str, SituationKind]:
+    reader, items = _read_list(root, "situations.yaml", "situations", "{id, label, about}", problems)
+    kinds: dict[str, SituationKind] = {}
+    for i, item in enumerate(items or []):
+        where = f"{reader.where('situations')}: field 'situations[{i}]'"
+        label = item.get("label") if isinstance(item, dict) else None
+        if (not isinstance(item, dict) or set(item) != {"id", "label", "about"}
+                or not isinstance(item["id"], str) or not ID_PATTERN.match(item["id"])
+                or not isinstance(label, dict) or set(label) != set(LANGS)
+                or not all(isinstance(label[lang], str) and label[lang].strip() for lang in LANGS)):
+            problems.append(f"{where}: needs exactly id (a slug), label {{zh, en}} and about")
+            continue
+        if item["id"] in kinds:
+            problems.append(f"{where}: id {item['id']!r} listed twice")
+        kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip()))
+    return kinds
 
 
 def _variant_table(reader: _FileReader, section: str, table: Any, problems: list[str]) -> dict[str, str]:
@@ -765,6 +887,59 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
     return RedFlags(tuple(flags), **cues)
 
 
+FALLBACK_FIELDS = ("id", "platforms", "problems", "first", "answer")
+FALLBACK_OPTIONAL = ("overrules_cards",)
+
+
+def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[str, int] | None = None) -> Localized | None:
+    if not isinstance(value, dict) or set(value) != set(LANGS) or not all(
+            isinstance(value[lang], str) and value[lang].strip() for lang in LANGS):
+        problems.append(f"{where}: needs exactly zh and en, each a non-empty string")
+        return None
+    for lang in LANGS:
+        if max_len and len(value[lang].strip()) > max_len[lang]:
+            problems.append(f"{where}.{lang}: {len(value[lang].strip())} characters, at most {max_len[lang]} allowed")
+    return Localized(value["zh"].strip(), value["en"].strip())
+
+
+def _load_fallbacks(root: Path, themes: set[str], problems: list[str]) -> Fallbacks:
+    reader, data = _read_optional(root, "fallbacks.yaml", problems)
+    items = data.get("fallbacks") if isinstance(data, dict) else None
+    if data is not None and (not isinstance(items, list) or not items):
+        problems.append(f"{reader.where('fallbacks')}: field 'fallbacks': must be a non-empty list of "
+                        "{id, platforms, problems, first, answer}")
+    own: tuple[re.Pattern[str], ...] = ()
+    overruled: list[str] = []
+    if isinstance(data, dict):
+        for key in data:
+            if key not in ("fallbacks", "own_platforms", "themes"):
+                problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+        own = _compile_patterns(data.get("own_platforms"), f"{reader.where('own_platforms')}: field 'own_platforms'", problems)
+        overruled = data.get("themes") if isinstance(data.get("themes"), list) else []
+        for theme in overruled:
+            if theme not in themes:
+                problems.append(f"{reader.where('themes')}: field 'themes': {theme!r} is not a theme of themes.yaml")
+    out, seen = [], set()
+    for i, item in enumerate(items or []):
+        where = f"{reader.where('fallbacks')}: field 'fallbacks[{i}]'"
+        if (not isinstance(item, dict) or not set(FALLBACK_FIELDS) <= set(item)
+                or not set(item) <= set(FALLBACK_FIELDS + FALLBACK_OPTIONAL)
+                or not isinstance(item.get("overrules_cards", False), bool)):
+            problems.append(f"{where}: needs {', '.join(FALLBACK_FIELDS)} and optionally overrules_cards (true or false)")
+            continue
+        if not isinstance(item["id"], str) or not ID_PATTERN.match(item["id"]) or item["id"] in seen:
+            problems.append(f"{where}.id: must be a unique lower-case slug")
+            continue
+        seen.add(item["id"])
+        first = _localized_entry(item["first"], f"{where}.first", problems, MAX_FIRST)
+        answer = _localized_entry(item["answer"], f"{where}.answer", problems, dict.fromkeys(LANGS, MAX_ANSWER))
+        platforms = _compile_patterns(item["platforms"], f"{where}.platforms", problems)
+        problem_patterns = _compile_patterns(item["problems"], f"{where}.problems", problems)
+        if first and answer and platforms and problem_patterns:
+            out.append(Fallback(item["id"], platforms, problem_patterns, first, answer, item.get("overrules_cards", False)))
+    return Fallbacks(tuple(out), own, frozenset(t for t in overruled if isinstance(t, str)))
+
+
 def question_key(question: str) -> str:
     """What makes two phrasings 'the same question' for the duplicate check."""
     return _PUNCT.sub("", clean_input(question).casefold())
@@ -778,6 +953,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError([f"{root}: knowledge base folder not found"])
     themes = _load_themes(root, problems)
     theme_ids = {t.id for t in themes}
+    situation_kinds = _load_situation_kinds(root, problems)
     topics: dict[str, Topic] = {}
     topic_dir = root / "topics"
     files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
@@ -798,7 +974,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             problems.append(f"{reader.where('id')}: duplicate id {declared!r}: also in {declared_ids[declared]}")
         elif isinstance(declared, str):
             declared_ids[declared] = reader.label
-        topic = _TopicChecker(reader, data, path.stem).build(theme_ids)
+        topic = _TopicChecker(reader, data, path.stem).build(theme_ids, set(situation_kinds))
         if topic is not None:
             topics[topic.id] = topic
             readers[topic.id] = reader
@@ -813,7 +989,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
                 problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': no topic {rel!r}")
             if rel == topic.id:
                 problems.append(f"{reader.where('related')}: topic {topic.id!r}, field 'related': names itself")
-        for question in topic.questions:
+        for question in topic.all_questions:
             key = question_key(question)
             other = seen_questions.get(key)
             if other is not None:
@@ -830,9 +1006,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
     red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
     messages = _load_messages(root, {path.stem for path in files}, problems)
+    fallbacks = _load_fallbacks(root, theme_ids, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
-    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages)
+    return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
+                         fallbacks)

@@ -11,7 +11,7 @@ import html
 
 from typing import TYPE_CHECKING
 
-from .knowledge import KnowledgeBase, Topic
+from .knowledge import Fallback, KnowledgeBase, Topic
 
 if TYPE_CHECKING:
     from .checker import Verdict
@@ -19,6 +19,49 @@ if TYPE_CHECKING:
     from .matcher import Match
 
 TELEGRAM_LIMIT = 4096
+
+
+def match_first(kb: KnowledgeBase, match: "Match", lang: str) -> str:
+    """The opening lines of the reply to a question: the direct answer for that asker, in `lang`.
+
+    An answer opens with its situation's first lines (or the topic's general
+    ones); a suggestion with the likeliest topic's, marked as a guess; a
+    no-answer with the honest fallback that applies, or the plain no-answer and 110 / 96110.
+    """
+    topic = kb.topics.get(match.topic) if match.topic and match.decision != "none" else None
+    if topic is None:
+        fallback = kb.fallbacks.get(match.fallback)
+        return fallback.first.get(lang) if fallback else kb.text("no_answer_first", lang)
+    first = topic.first_lines(match.situation).get(lang)
+    if match.decision == "suggest":
+        return kb.text("first_suggest", lang).replace("{title}", topic.title.get(lang)).replace("{first}", first)
+    return first
+
+
+def reply_first(kb: KnowledgeBase, reply: "Reply") -> str:
+    """The opening lines of any reply of the conversation: what a person reads before anything else."""
+    from .conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, NoAnswer, Notice
+
+    if isinstance(reply, Card):
+        return reply.topic.first_lines(reply.situation).get(reply.lang)
+    if isinstance(reply, Choices):
+        if not reply.topics:
+            return kb.text("did_you_mean", reply.lang)
+        top = reply.topics[0]
+        return (kb.text("first_suggest", reply.lang).replace("{title}", top.title.get(reply.lang))
+                .replace("{first}", top.first_lines(reply.situation).get(reply.lang)))
+    if isinstance(reply, NoAnswer):
+        return reply.fallback.first.get(reply.lang) if reply.fallback else kb.text("no_answer_first", reply.lang)
+    if isinstance(reply, Checked):
+        parts = _verdict_parts(kb, reply.verdict, reply.lang)
+        return "\n".join(p for p in (parts["headline"], parts["advice"]) if p)
+    if isinstance(reply, Checklist):
+        return kb.text("banned_first", reply.lang)
+    if isinstance(reply, ChecklistQuestion):
+        return kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", reply.lang)
+    if isinstance(reply, Notice):
+        return kb.text(reply.key, reply.lang).split("\n", 1)[0]
+    raise TypeError(f"not a reply: {reply!r}")
 
 
 def render_card_text(kb: KnowledgeBase, topic: Topic, lang: str) -> str:
@@ -41,9 +84,10 @@ def source_lines(topic: Topic, lang: str) -> list[str]:
     return list(dict.fromkeys(s.citation.get(lang) for s in topic.sources))
 
 
-def render_none_text(kb: KnowledgeBase, lang: str) -> str:
-    """The honest no-answer: what the bot covers, and the general fraud channels."""
-    lines = [kb.text("no_answer", lang), "", kb.text("topic_list", lang)]
+def render_none_text(kb: KnowledgeBase, lang: str, fallback: "Fallback | None" = None) -> str:
+    """The honest no-answer: the fallback's steps when one applies, what the bot covers, and the general fraud channels."""
+    lines = [fallback.answer.get(lang), ""] if fallback else []
+    lines += [kb.text("no_answer", lang), "", kb.text("topic_list", lang)]
     lines += [f"  • {t.title.get(lang)} ({t.id})" for t in kb.topics.values()]
     lines += ["", kb.text("general_channels", lang)]
     return "\n".join(lines)
@@ -55,10 +99,12 @@ def render_suggest_text(kb: KnowledgeBase, topic_ids: list[str], lang: str) -> s
     return "\n".join(lines)
 
 
-def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str | None = None) -> list[str]:
-    """The whole topic card as Telegram HTML, split into messages under the limit."""
+def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str | None = None,
+                     first: str | None = None) -> list[str]:
+    """The whole topic card as Telegram HTML, split into messages under the limit; `first` lines open it."""
     e = html.escape
-    parts = [f"<b>{e(topic.title.get(lang))}</b>", e(topic.answer.get(lang).strip())]
+    parts = [f"<b>{e(first)}</b>"] if first else []
+    parts += [f"<b>{e(topic.title.get(lang))}</b>", e(topic.answer.get(lang).strip())]
     paths = "\n".join(f"• <b>{e(p.name.get(lang))}</b>: {e(p.how.get(lang))}" for p in topic.official_paths)
     parts.append(f"<b>{e(kb.text('official_paths', lang))}</b>\n{paths}")
     if topic.warnings:
@@ -71,14 +117,11 @@ def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str
     return split_html_blocks(parts)
 
 
-def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str) -> str:
-    """A short card for groups: summary, the first official path, a link to the full card."""
+def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str,
+                           situation: str | None = None) -> str:
+    """A short card for groups: the asker's first lines, the title, the first warning, a link to the full card."""
     e = html.escape
-    first = topic.official_paths[0]
-    text = (
-        f"<b>{e(topic.title.get(lang))}</b>\n{e(topic.summary.get(lang))}\n\n"
-        f"• <b>{e(first.name.get(lang))}</b>: {e(first.how.get(lang))}"
-    )
+    text = f"<b>{e(topic.first_lines(situation).get(lang))}</b>\n\n📌 {e(topic.title.get(lang))}"
     if topic.warnings:
         text += f"\n⚠️ {e(topic.warnings[0].get(lang))}"
     if more_link:
@@ -90,12 +133,19 @@ def match_json(kb: KnowledgeBase, match: "Match", lang: str | None) -> dict:
     """The JSON object of one question: `ask --json` and the web API's /api/ask."""
     answer_lang = lang or match.lang
     topic = kb.topics.get(match.topic) if match.topic else None
+    fallback = kb.fallbacks.get(match.fallback) if topic is None else None
+    if topic:
+        answer = topic.answer.get(answer_lang)
+    else:
+        answer = (fallback.answer.get(answer_lang) + "\n\n" if fallback else "") + kb.text("no_answer", answer_lang)
     return {
         "topic": match.topic,
         "decision": match.decision,
+        "situation": match.situation if topic else None,
+        "first": match_first(kb, match, answer_lang),
         "score": match.score,
         "title": topic.title.get(answer_lang) if topic else None,
-        "answer": topic.answer.get(answer_lang) if topic else kb.text("no_answer", answer_lang),
+        "answer": answer,
         "alternatives": [{"topic": a.topic, "score": a.score} for a in match.alternatives],
         "lang": answer_lang,
     }
@@ -173,14 +223,14 @@ def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
     from .conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, NoAnswer, Notice
 
     if isinstance(reply, Card):
-        text = render_card_text(kb, reply.topic, reply.lang)
+        text = reply_first(kb, reply) + "\n\n" + render_card_text(kb, reply.topic, reply.lang)
         return text + ("\n\n" + kb.text("banned_start", reply.lang) + ": /banned" if reply.offers_checklist else "")
     if isinstance(reply, Choices):
-        lines = [kb.text("did_you_mean", reply.lang)]
+        lines = [reply_first(kb, reply), "", kb.text("did_you_mean", reply.lang)]
         lines += [f"  {i}. {t.title.get(reply.lang)} ({t.id})" for i, t in enumerate(reply.topics, 1)]
         return "\n".join(lines)
     if isinstance(reply, NoAnswer):
-        return render_none_text(kb, reply.lang)
+        return reply_first(kb, reply) + "\n\n" + render_none_text(kb, reply.lang, reply.fallback)
     if isinstance(reply, Checked):
         return render_verdict_text(kb, reply.verdict, reply.lang)
     if isinstance(reply, ChecklistQuestion):
@@ -189,7 +239,7 @@ def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
             question += kb.text("banned_cancel_hint", reply.lang)
         return "\n".join([question] + [f"  {i}. {label}" for i, (_, label) in enumerate(reply.options, 1)])
     if isinstance(reply, Checklist):
-        return render_checklist_text(kb, reply)
+        return reply_first(kb, reply) + "\n\n" + render_checklist_text(kb, reply)
     if isinstance(reply, Notice):
         return kb.text(reply.key, reply.lang)
     raise TypeError(f"not a reply: {reply!r}")
@@ -236,13 +286,15 @@ def fit_utf8(text: str, limit: int, tail: str = "") -> str:
 
 
 def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str | None = None,
-                           footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2) -> str:
-    """A short card as plain text: title, summary, the first official channels, a warning, a link to the full card.
+                           footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2,
+                           situation: str | None = None) -> str:
+    """A short card as plain text: the asker's first lines, the title, the first official channels, a warning,
+    a link to the full card.
 
     `footer` lines (a channel's hint) come before the link; with `limit`, the
     card is cut to fit in that many bytes of UTF-8, keeping the footer and link.
     """
-    lines = [f"【{topic.title.get(lang)}】", topic.summary.get(lang).strip()]
+    lines = [topic.first_lines(situation).get(lang), "", f"【{topic.title.get(lang)}】"]
     if topic.official_paths:
         lines += ["", kb.text("official_paths", lang) + ":"]
         lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths[:paths]]
@@ -271,9 +323,12 @@ def render_topic_list_text(kb: KnowledgeBase, lang: str) -> str:
     return "\n".join(blocks)
 
 
-def render_none_short_text(kb: KnowledgeBase, lang: str, hint: str | None = None) -> str:
-    """The honest no-answer without the topic list: what the bot covers, a hint, and 110 / 96110."""
-    lines = [kb.text("no_answer", lang)]
+def render_none_short_text(kb: KnowledgeBase, lang: str, hint: str | None = None,
+                           fallback: Fallback | None = None) -> str:
+    """The honest no-answer without the topic list: the fallback's first lines and steps when one applies,
+    what the bot covers, a hint, and 110 / 96110."""
+    lines = [fallback.first.get(lang), "", fallback.answer.get(lang), ""] if fallback else []
+    lines += [kb.text("no_answer", lang)]
     if hint:
         lines.append(hint)
     return "\n".join(lines + ["", kb.text("general_channels", lang)])
@@ -314,7 +369,7 @@ def render_checklist_short_text(kb: KnowledgeBase, checklist: "Checklist", link_
                                 limit: int | None = None) -> str:
     """The /banned checklist compactly: each step with its channels (or its gist), the reason, links to the cards."""
     lang = checklist.lang
-    lines = [kb.text("banned_checklist", lang)]
+    lines = [kb.text("banned_first", lang), "", kb.text("banned_checklist", lang)]
     for item in checklist.items:
         lines.append(f"【{item.heading}】")
         if item.paths:
@@ -325,7 +380,7 @@ def render_checklist_short_text(kb: KnowledgeBase, checklist: "Checklist", link_
     tail = []
     if link_base:
         tail.append(kb.text("full_answer", lang) + ":")
-        tail += [f"• {t.title.get(lang)}: {link_base}/t/{t.id}" for t in checklist.topics[:3]]
+        tail += [f"• {t.title.get(lang)}: {link_base}/t/{t.id}?lang={lang}" for t in checklist.topics[:3]]
     return _joined(lines, tail, limit)
 
 

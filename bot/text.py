@@ -300,8 +300,9 @@ class TextNormaliser:
             pass
         prepared = []
         for text in texts:
-            norm = self.normalise(text)
-            prepared.append((norm, self.tokens_of_normalised(norm), self.syllables(norm)))
+            written = self.normalise(text, synonyms=False)
+            norm = self.fold(written)
+            prepared.append((norm, self.tokens_of_normalised(norm), self.syllables(written)))
         try:
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -312,21 +313,30 @@ class TextNormaliser:
             pass
         return prepared
 
-    def normalise(self, text: str) -> str:
-        """NFKC, lower case, Simplified Chinese, synonyms folded; no tokenising. Any string is accepted."""
+    def normalise(self, text: str, synonyms: bool = True) -> str:
+        """NFKC, lower case, Simplified Chinese, Cantonese as Mandarin, synonyms folded (unless
+        `synonyms` is False); no tokenising. Any string is accepted."""
         text = clean_input(valid_text(text))[:MAX_MATCH_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)
             if self._dialect_pattern is not None:
                 text = self._dialect_pattern.sub(lambda m: self._dialect[m.group(0)], text)
+        return self.fold(text) if synonyms else text
+
+    def fold(self, text: str) -> str:
+        """Synonyms folded into their canonical words, in a text normalised without them."""
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self._variants[m.group(0)], text)
         return text
 
-    def syllables(self, norm: str) -> list[str]:
-        """How a normalised text sounds: toneless pinyin syllables, "" where the reading breaks."""
-        return self.pinyin.syllables(norm) if self.pinyin else []
+    def syllables(self, written: str) -> list[str]:
+        """How a text sounds: toneless pinyin syllables, "" where the reading breaks.
+
+        Read from the text normalised without synonyms, as it was written: 冻洁
+        sounds like 冻结 only before 冻结 is folded into 封号.
+        """
+        return self.pinyin.syllables(written) if self.pinyin else []
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of a question, stopwords and punctuation removed."""

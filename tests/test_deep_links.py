@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from .test_knowledge_content import REQUIRED_TOPICS
@@ -9,10 +11,12 @@ from .test_knowledge_content import REQUIRED_TOPICS
 
 @pytest.mark.parametrize("topic_id", ["ban-appeal", "sell-sim-card", "pig-butchering-scam"])
 def test_start_with_topic_id_opens_the_card(bot_runner, topic_id):
-    fake, _ = bot_runner
+    fake, runner = bot_runner
+    first = runner.application.bot_data["services"].kb.topics[topic_id].first.zh
     fake.private_message(2001, f"/start {topic_id}")
-    [call] = fake.wait_for("sendMessage")
-    assert f"?start={topic_id}" in call.params["text"]
+    fake.wait_for(lambda c: c.method == "sendMessage" and f"?start={topic_id}" in c.params["text"])
+    opening = next(c for c in fake.calls if c.method == "sendMessage").params["text"]
+    assert opening.startswith(f"<b>{html.escape(first)}</b>")
     assert not fake.rejections
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from .fake_bot_api import iter_buttons
@@ -18,24 +19,38 @@ def buttons_of(params) -> list[dict]:
     return list(iter_buttons(markup))
 
 
-def test_question_gets_the_topic_card_with_buttons_and_share_link(bot_runner):
-    fake, _ = bot_runner
+def test_question_gets_the_answer_first_then_the_full_card_with_share_link(bot_runner):
+    fake, runner = bot_runner
+    kb = runner.application.bot_data["services"].kb
     fake.private_message(1001, "我的微信突然被封号了，怎么申诉解封？")
     [call] = fake.wait_for("sendMessage")
     params = call.params
     assert params["parse_mode"] == "HTML"
-    assert "https://t.me/SafetyTestBot?start=ban-appeal" in params["text"]
+    # The first thing in the message is the direct answer, then the card's title; the steps are one tap away.
+    assert params["text"].startswith("<b>" + html.escape(kb.topics["ban-appeal"].first.zh) + "</b>")
+    assert kb.topics["ban-appeal"].answer.zh[:20] not in params["text"]
     data = [b.get("callback_data") for b in buttons_of(params)]
+    assert data[0] == "f:ban-appeal:zh"
     assert "v:ban-appeal:1" in data and "v:ban-appeal:0" in data and "m" in data
     assert any(d and d.startswith("t:") for d in data)
+    fake.callback_query(1001, "f:ban-appeal:zh")
+    fake.wait_for(lambda c: c.method == "sendMessage" and "https://t.me/SafetyTestBot?start=ban-appeal" in c.params["text"])
+    text = "".join(c.params["text"] for c in fake.calls if c.method == "sendMessage")
+    assert html.escape(kb.topics["ban-appeal"].answer.zh.splitlines()[0]) in text
     assert not fake.rejections
 
 
 def test_english_question_gets_an_english_card(bot_runner):
-    fake, _ = bot_runner
+    fake, runner = bot_runner
+    kb = runner.application.bot_data["services"].kb
     fake.private_message(1002, "someone on the street asked me to scan a QR code to help him register", language_code="zh-hans")
     [call] = fake.wait_for("sendMessage")
-    assert "Official channels" in call.params["text"]
+    assert html.escape(kb.topics["scan-code-stranger"].first.en) in call.params["text"]
+    [full_button] = [b["callback_data"] for b in buttons_of(call.params) if b["callback_data"].startswith("f:")]
+    assert full_button == "f:scan-code-stranger:en"
+    fake.callback_query(1002, full_button)
+    full = fake.wait_for("sendMessage", count=2)[1]
+    assert "Official channels" in full.params["text"]
     assert not fake.rejections
 
 
@@ -138,7 +153,8 @@ def test_lang_command_switches_the_answer_language(bot_runner):
     fake.wait_for("answerCallbackQuery")
     fake.private_message(1010, "微信被封了怎么申诉")
     calls = fake.wait_for("sendMessage", count=2)
-    assert "Official channels" in calls[-1].params["text"]
+    assert "📌 Account banned" in calls[-1].params["text"]
+    assert "f:ban-appeal:en" in json.dumps(calls[-1].params["reply_markup"])
 
 
 def test_language_falls_back_to_telegram_language_code(bot_runner):
@@ -189,4 +205,4 @@ def test_follow_up_question_after_a_card(bot_runner):
     fake.wait_for("sendMessage")
     fake.private_message(1013, "那里面的零钱怎么取出来")
     calls = fake.wait_for("sendMessage", count=2)
-    assert "?start=banned-funds-withdrawal" in calls[-1].params["text"]
+    assert "f:banned-funds-withdrawal:zh" in json.dumps(calls[-1].params["reply_markup"])

@@ -34,7 +34,8 @@ def test_a_homophone_sounds_like_the_word_it_stands_for(matcher):
     ("微信被封了怎么申素", "ban-appeal"),
     ("微信被冻洁了里面的灵钱怎么取出来", "banned-funds-withdrawal"),
     ("网恋对象让我投资，是不是杀猪判", "pig-butchering-scam"),
-    ("QQ被凍潔了怎麼辦", "ban-appeal"),  # Traditional
+    ("微信被封了怎麼申素", "ban-appeal"),  # Traditional
+    ("微信被凍潔了，裡面的靈錢怎麼取出來", "banned-funds-withdrawal"),
     ("網堵輸了很多錢還會被封號嗎", "gambling-consequences"),
 ])
 def test_homophones_of_voice_input_find_their_topic(matcher, question, topic):

@@ -183,7 +183,7 @@ class Phone:
         overflow = self.page.evaluate("""() => [...document.querySelectorAll('body *')]
             .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > innerWidth + 0.5 || r.left < -0.5); })
             .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 40))""")
-        assert self.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], overflow
+        assert self.page.evaluate("document.documentElement.scrollWidth <= innerWidth"), overflow
         assert not overflow, f"{name}: wider than the phone: {overflow}"
         # A one-word button or language label broken over two lines ("Sen/d") is squeezed.
         broken = self.page.evaluate("""() => [...document.querySelectorAll('button, .button, .langs a, .langs strong')]
@@ -337,10 +337,10 @@ def test_did_you_mean_choices_lead_to_the_chosen_card(phone, kb, matcher):
     p.shot("06-did-you-mean")
     second = links.nth(1)
     title, href = second.inner_text().strip(), second.get_attribute("href")
-    topic_id = href.rsplit("/", 1)[-1]
-    assert title == kb.topics[topic_id].title.get("zh")
+    topic_id, _, query = href.rsplit("/", 1)[-1].partition("?")
+    assert title == kb.topics[topic_id].title.get("zh") and query == "lang=zh"
     second.click()
-    p.page.wait_for_url(f"**/t/{topic_id}")
+    p.page.wait_for_url(f"**/t/{topic_id}?lang=zh")
     assert p.text_of(".card h2") == title
     p.shot("07-chosen-card")
 
@@ -433,7 +433,7 @@ def test_verdict_choices_and_checklist_in_the_chosen_script(phone, kb, matcher, 
     ask(p, next(q for q in VAGUE if matcher.match_question(q).decision == "suggest"))
     p.page.locator("#reply .choices").wait_for()
     first = p.page.locator("#reply .choices a").first
-    assert first.inner_text().strip() == kb.topics[first.get_attribute("href").rsplit("/", 1)[-1]].title.get(code)
+    assert first.inner_text().strip() == kb.topics[first.get_attribute("href").rsplit("/", 1)[-1].partition("?")[0]].title.get(code)
     p.shot(f"25-did-you-mean-{code}")
     p.goto("/banned")
     p.page.locator(".option input[value=wechat]").check()
@@ -592,3 +592,72 @@ def test_the_page_loads_nothing_from_another_host_and_has_a_csp(phone, capsys):
               f"({total / 1024:.1f} KB of a {FIRST_LOAD_BUDGET // 1024} KB budget)")
     assert html and css and js
     assert total < FIRST_LOAD_BUDGET
+
+
+# -- the answer first (issue 15) ---------------------------------------------------------------
+
+TALL_PHONE = {"width": 390, "height": 844}
+
+
+def answered_question(matcher, checker, topic, english: bool = False) -> str:
+    """A phrasing of the topic that the matcher answers outright with it (and that reads as a question, not an ad)."""
+    return next(q for q in topic.questions if q.isascii() == english and (m := matcher.match_question(q)).decision == "answer"
+                and m.topic == topic.id and not checker.reads_like_a_message(q, checker.check_message(q)))
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_direct_answer_is_in_view_without_scrolling_for_every_topic(browser, server, shots, kb, matcher, checker,
+                                                                         javascript):
+    """At 390×844, after asking, the first lines are wholly on the screen; the steps are one tap away."""
+    context = browser.new_context(viewport=TALL_PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="zh-CN", java_script_enabled=javascript)
+    context.set_default_timeout(10_000)
+    p = Phone(context, server, shots)
+    try:
+        for topic, english in [(t, e) for t in kb.topics.values() for e in (False, True)]:
+            question = answered_question(matcher, checker, topic, english)
+            p.goto("/")
+            ask(p, question) if javascript else (p.page.locator("#q").fill(question), p.page.locator("#ask button").click())
+            first = p.page.locator("#reply .card #first")
+            first.wait_for()
+            p.page.wait_for_timeout(500 if javascript else 0)  # the smooth scroll to the reply settles
+            lang = p.page.locator("html").get_attribute("lang")
+            assert first.inner_text().strip() == reply_first_lines(kb, matcher, question, lang)
+            box = first.bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= TALL_PHONE["height"], (topic.id, box)
+            # The rest of the card is folded under "all steps", one tap away.
+            more = p.page.locator("#reply .card details.more")
+            assert more.get_attribute("open") is None
+            if topic.id in ("ban-appeal", "sell-sim-card", "account-stolen"):
+                p.shot(f"20-first-{'js' if javascript else 'nojs'}-{topic.id}-{lang}")
+            if topic.id == "ban-appeal" and not english:
+                more.locator("summary").click()
+                assert more.locator(".steps li").first.is_visible()
+                p.shot(f"21-all-steps-{'js' if javascript else 'nojs'}-{topic.id}")
+    finally:
+        context.close()
+    p.check_clean()
+
+
+def reply_first_lines(kb, matcher, question: str, lang: str) -> str:
+    from bot.render import match_first
+
+    return match_first(kb, matcher.match_question(question), lang)
+
+
+def test_an_english_question_on_a_chinese_page_gets_an_english_page_and_english_links(phone, kb):
+    p = phone(locale="zh-CN")
+    p.goto("/")
+    assert p.page.locator("html").get_attribute("lang") == "zh"
+    ask(p, "someone offered me 200 yuan for my sim card, can I sell it")
+    p.page.locator("#reply .card #first").wait_for()
+    # The page around the English reply is English too, and its links open English pages.
+    assert p.page.locator("html").get_attribute("lang") == "en"
+    assert p.text_of(".tagline") == kb.text("web_tagline", "en")
+    hrefs = p.page.locator("#reply a[href^='/t/']").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert hrefs and all(h.endswith("?lang=en") for h in hrefs), hrefs
+    p.shot("24-english-reply-english-page")
+    p.page.locator("#reply a[href^='/t/']").first.click()
+    p.page.wait_for_load_state()
+    assert p.page.locator("html").get_attribute("lang") == "en"
+    p.shot("25-english-link-opens-english")

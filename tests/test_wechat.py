@@ -175,8 +175,8 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     content = wechat.text("oUser0002", "我的微信号被封了，怎么申诉？")
     elapsed = time.perf_counter() - started
     topic = kb.topics["ban-appeal"]
-    assert content.startswith(f"【{topic.title.zh}】")
-    assert topic.summary.zh in content
+    # The direct answer comes first, then the card's title and channels.
+    assert content.startswith(topic.first.zh + "\n\n【" + topic.title.zh + "】")
     assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
@@ -189,14 +189,14 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
 def test_traditional_chinese_is_answered_in_traditional(wechat, kb):
     content = wechat.text("oUser0003", "我的微信帳號被封了，怎麼申訴？")
     title = kb.topics["ban-appeal"].title.get("zh-Hant")
-    assert content.startswith(f"【{title}】") and "申訴" in content
+    assert f"\n【{title}】" in content and "申訴" in content
     assert converter("t2s").convert(content) != content
     assert "申诉" not in content and "账号" not in content
 
 
 def test_english_is_answered_in_english(wechat, kb):
     content = wechat.text("oUser0004", "My WeChat account was banned, how do I appeal?")
-    assert content.startswith(f"【{kb.topics['ban-appeal'].title.en}】")
+    assert f"\n【{kb.topics['ban-appeal'].title.en}】" in content
     assert f"Full answer: {PUBLIC}/t/ban-appeal" in content
 
 
@@ -221,12 +221,13 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert unsure, "no question of UNSURE gets choices any more: pick one that does"
     content = wechat.text("oUser0006", unsure[0])
     lines = content.splitlines()
-    assert lines[0] == kb.text("did_you_mean", "zh") and lines[-1] == kb.text("reply_with_number", "zh")
-    options = lines[1:-1]
+    # The likeliest topic's first lines first, then the numbered choices.
+    assert lines[0].startswith(kb.text("first_suggest", "zh").split("{")[0]) and lines[-1] == kb.text("reply_with_number", "zh")
+    options = lines[lines.index(kb.text("did_you_mean", "zh")) + 1:-1]
     assert len(options) >= 2 and all(line.startswith(f"{i}. ") for i, line in enumerate(options, 1))
     second_title = options[1][3:]
     picked = wechat.text("oUser0006", "2")
-    assert picked.startswith(f"【{second_title}】")
+    assert f"\n【{second_title}】" in picked
     # Another follower's "2" picks nothing.
     assert not wechat.text("oUser0007", "2").startswith("【")
 
@@ -239,7 +240,7 @@ def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
     assert reasons.splitlines()[0] == kb.text("banned_ask_notice", "zh")
     assert f"2. {kb.text('banned_notice_gambling', 'zh')}" in reasons
     done = wechat.text("oUser0008", "2")
-    assert done.startswith(kb.text("banned_checklist", "zh"))
+    assert done.startswith(kb.text("banned_first", "zh") + "\n\n" + kb.text("banned_checklist", "zh"))
     for key in ("banned_step_appeal", "banned_step_money", "banned_step_reason", "banned_reason_gambling"):
         assert kb.text(key, "zh") in done, key
     assert "weixin110.qq.com" in done and f"{PUBLIC}/t/ban-appeal" in done
@@ -262,9 +263,9 @@ def test_the_menu_says_how_to_ask_and_lists_every_topic(wechat, kb):
     # A number then opens that topic, in the menu's language; a title asked back opens its card too.
     number = list(kb.topics).index("sell-sim-card") + 1
     wechat.text("oUser0010", "menu")
-    assert wechat.text("oUser0010", str(number)).startswith(f"【{kb.topics['sell-sim-card'].title.en}】")
+    assert f"\n【{kb.topics['sell-sim-card'].title.en}】" in wechat.text("oUser0010", str(number))
     title = kb.topics["ban-appeal"].title.zh
-    assert wechat.text("oUser0010", title).startswith(f"【{title}】")
+    assert f"\n【{title}】" in wechat.text("oUser0010", title)
 
 
 def test_something_the_bot_does_not_know_gets_the_honest_no_answer_with_110(wechat, kb):
@@ -286,7 +287,7 @@ def test_subscribing_gets_the_welcome_and_unsubscribing_gets_success(wechat):
 def test_a_voice_message_is_answered_by_its_recognition(wechat, kb):
     heard = wechat.reply(wechat.post(message_xml("oUser0013", "voice", 9001, MediaId="m1", Format="amr",
                                                  Recognition="微信被封了里面的零钱怎么取出来")))
-    assert heard["Content"].startswith(f"【{kb.topics['banned-funds-withdrawal'].title.zh}】")
+    assert f"\n【{kb.topics['banned-funds-withdrawal'].title.zh}】" in heard["Content"]
     silent = wechat.reply(wechat.post(message_xml("oUser0013", "voice", 9002, MediaId="m2", Format="amr",
                                                   Recognition="")))
     assert silent["Content"] == kb.text("wechat_voice_empty", "zh")
@@ -347,7 +348,7 @@ def test_one_follower_sending_too_fast_is_paused(wechat, kb):
     assert wechat.reply(replies[8])["Content"] == kb.text("rate_limited", "zh")
     assert replies[9].text == "success"
     # Others are not held up by one sender.
-    assert wechat.text("oUser0019", "微信被封了怎么申诉").startswith("【")
+    assert "\n【" in wechat.text("oUser0019", "微信被封了怎么申诉")
 
 
 # -- encrypted and compatible modes ------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_the_encrypted_mode_round_trip(conversation, kb):
         response = server.post(message_xml("oUser0020", "text", 7_300_001, Content="微信被封了里面的零钱还能取出来吗"))
         assert "<Encrypt>" in response.text and "零钱" not in response.text
         content = server.reply(response)["Content"]
-        assert content.startswith(f"【{kb.topics['banned-funds-withdrawal'].title.zh}】")
+        assert f"\n【{kb.topics['banned-funds-withdrawal'].title.zh}】" in content
         # A body encrypted by someone without the key, or with a forged msg_signature, is refused.
         params = server.params(encrypt_type="aes", msg_signature="0" * 40)
         forged = client.post("/wechat?" + urllib.parse.urlencode(params),
@@ -386,7 +387,7 @@ def test_compatible_mode_without_the_key_reads_the_plain_fields(wechat, kb):
     xml = message_xml("oUser0022", "text", 7_400_001, Content="微信被封了怎么申诉").replace(
         "</xml>", f"<Encrypt>{cdata('c29tZXRoaW5n')}</Encrypt></xml>")
     response = wechat.client.post("/wechat?" + urllib.parse.urlencode(params), content=xml)
-    assert wechat.reply(response)["Content"].startswith(f"【{kb.topics['ban-appeal'].title.zh}】")
+    assert f"\n【{kb.topics['ban-appeal'].title.zh}】" in wechat.reply(response)["Content"]
 
 
 @pytest.mark.parametrize("values, message", [
@@ -460,7 +461,8 @@ def test_an_overlong_card_is_cut_to_fit_and_keeps_its_link(kb):
     for lang in ("zh", "en"):
         text = render_card_short_text(kb, huge, lang, f"{PUBLIC}/t/ban-appeal", ("hint",), MAX_REPLY_BYTES)
         assert utf8_len(text) <= MAX_REPLY_BYTES
-        assert text.endswith(f"{PUBLIC}/t/ban-appeal") and "hint" in text and text.startswith("【")
+        assert text.endswith(f"{PUBLIC}/t/ban-appeal") and "hint" in text
+        assert text.startswith(topic.first.get(lang) + "\n\n【")
 
 
 def test_every_card_fits_a_reply_uncut(conversation, kb):
@@ -471,7 +473,8 @@ def test_every_card_fits_a_reply_uncut(conversation, kb):
         for lang in ("zh", "zh-Hant", "en"):
             text = channel.render(Card(topic, lang))
             assert utf8_len(text) <= MAX_REPLY_BYTES and "\n…" not in text, (topic.id, lang)
-            assert text.endswith(f"{PUBLIC}/t/{topic.id}")
+            # The link opens the card in the reply's language and script.
+            assert text.endswith(f"{PUBLIC}/t/{topic.id}?lang={lang}")
 
 
 # -- the real server ---------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from . import banned, checks
 from .common import (
     CB_ASK_PASTED,
     CB_BANNED,
+    CB_FULL,
     CB_LANG,
     CB_MENU,
     CB_THEME,
     CB_TOPIC,
     CB_VOTE,
     person,
+    send_card,
     send_reply,
     services,
     themes_keyboard,
@@ -35,6 +37,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if prefix == CB_TOPIC and arg in svc.kb.topics and message is not None:
         await query.answer()
         await send_reply(message, context, svc.conversation.open(person(update.effective_user), arg, lang))
+    elif prefix == CB_FULL and arg.partition(":")[0] in svc.kb.topics and message is not None:
+        await query.answer()
+        topic_id, _, card_lang = arg.partition(":")
+        await send_card(message, context, svc.kb.topics[topic_id], card_lang if card_lang in languages.LANGUAGES else lang)
     elif prefix == CB_THEME and message is not None and any(t.id == arg for t in svc.kb.themes):
         await query.answer()
         # A new message rather than an edit: the menu may sit under a no-answer worth keeping.

@@ -18,7 +18,13 @@ from ..conversation import Conversation
 from ..knowledge import KnowledgeBase, Topic
 from ..matcher import Matcher
 from ..ratelimit import RateLimiter
-from ..render import render_card_html, render_card_short_html, render_checklist_html, render_verdict_html
+from ..render import (
+    render_card_html,
+    render_card_short_html,
+    render_checklist_html,
+    render_verdict_html,
+    reply_first,
+)
 from ..store import Store
 from ..utf8 import valid_text
 
@@ -31,6 +37,7 @@ CB_VOTE = "v"
 CB_LANG = "l"
 CB_ASK_PASTED = "aq"  # answer the last pasted text as a question
 CB_BANNED = "b"  # the /banned guided flow
+CB_FULL = "f"  # a card's full steps, under its short form
 
 
 GROUP_ANSWERS_PER_MINUTE = 15
@@ -177,10 +184,33 @@ async def send_html(message: Message, text: str, markup: InlineKeyboardMarkup | 
     await message.get_bot().do_api_request(SEND_MESSAGE, api_kwargs=params)
 
 
-async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> None:
-    """The full card in a private chat, split under the limit, buttons on the last part."""
+def short_card_keyboard(kb: KnowledgeBase, topic: Topic, lang: str) -> InlineKeyboardMarkup:
+    """Under a card's short form: the full steps first, then the card's own buttons."""
+    # The language travels with the button: the full steps come in the language of the answer above them.
+    full = [InlineKeyboardButton("📋 " + kb.text("full_steps", lang), callback_data=callback(CB_FULL, topic.id, lang))]
+    return InlineKeyboardMarkup([full, *card_keyboard(kb, topic, lang).inline_keyboard])
+
+
+async def send_short_card(message: Message, context: ContextTypes.DEFAULT_TYPE, reply: talk.Card) -> None:
+    """A card's answer first: the asker's first lines and the title, the full steps one button away."""
     svc = services(context)
-    parts = render_card_html(svc.kb, topic, lang, share_link(context, topic.id))
+    kb, topic, lang = svc.kb, reply.topic, reply.lang
+    # The title links to the card's deep link: the link moderators share, and one tap to the whole card.
+    link = html.escape(share_link(context, topic.id), quote=True)
+    text = f"<b>{html.escape(reply_first(kb, reply))}</b>\n\n📌 <a href=\"{link}\">{html.escape(topic.title.get(lang))}</a>"
+    markup = keyboard(svc, ("short", topic.id, lang), lambda: short_card_keyboard(kb, topic, lang))
+    await send_html(message, text, markup)
+
+
+async def send_card(message: Message, context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str,
+                    with_first: bool = False) -> None:
+    """The full card in a private chat, split under the limit, buttons on the last part.
+
+    `with_first`: the card is the whole reply (a shared link, a button), so it opens with its first lines.
+    """
+    svc = services(context)
+    first = topic.first.get(lang) if with_first else None
+    parts = render_card_html(svc.kb, topic, lang, share_link(context, topic.id), first)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         markup = keyboard(svc, ("card", topic.id, lang), lambda: card_keyboard(svc.kb, topic, lang)) if last else None
@@ -199,13 +229,19 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
     """Any reply of the conversation, as Telegram HTML and buttons, into a private chat."""
     svc = services(context)
     kb, lang = svc.kb, reply.lang
-    if isinstance(reply, talk.Card):
-        await send_card(message, context, reply.topic, lang)
+    e = html.escape
+    if isinstance(reply, talk.Card) and reply.whole:
+        await send_card(message, context, reply.topic, lang, with_first=True)
+    elif isinstance(reply, talk.Card):
+        await send_short_card(message, context, reply)
     elif isinstance(reply, talk.Choices):
         rows = topic_rows(kb, [t.id for t in reply.topics], lang)
-        await message.reply_text(kb.text("did_you_mean", lang), reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
+        text = f"<b>{e(reply_first(kb, reply))}</b>\n\n{e(kb.text('did_you_mean', lang))}"
+        await send_html(message, text, InlineKeyboardMarkup(rows))
     elif isinstance(reply, talk.NoAnswer):
-        body = f"{html.escape(kb.text('no_answer', lang))}\n\n{html.escape(kb.text('general_channels', lang))}"
+        steps = f"{e(reply.fallback.answer.get(lang))}\n\n" if reply.fallback else ""
+        body = (f"<b>{e(reply_first(kb, reply))}</b>\n\n{steps}{e(kb.text('no_answer', lang))}\n\n"
+                f"{e(kb.text('general_channels', lang))}")
         await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(kb, lang)))
     elif isinstance(reply, talk.Checked):
         rows = topic_rows(kb, list(reply.verdict.topics)[:4], lang)
@@ -222,16 +258,18 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
         await message.reply_text(question, reply_markup=checklist_question_keyboard(reply), do_quote=False)
     elif isinstance(reply, talk.Checklist):
         rows = topic_rows(kb, [t.id for t in reply.topics], lang)
-        await send_html(message, render_checklist_html(kb, reply), InlineKeyboardMarkup(rows))
+        text = f"<b>{e(reply_first(kb, reply))}</b>\n\n{render_checklist_html(kb, reply)}"
+        await send_html(message, text, InlineKeyboardMarkup(rows))
     elif isinstance(reply, talk.Notice):
         await message.reply_text(kb.text(reply.key, lang), do_quote=False)
     else:
         raise TypeError(f"not a reply: {reply!r}")
 
 
-def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str) -> str:
+def group_card_html(context: ContextTypes.DEFAULT_TYPE, topic: Topic, lang: str, situation: str | None = None) -> str:
     svc = services(context)
-    return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang))
+    return render_card_short_html(svc.kb, topic, lang, share_link(context, topic.id), svc.kb.text("read_more", lang),
+                                  situation)
 
 
 def topic_of_bot_message(message: Message | None) -> str | None:

@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 from . import guard
 from ..utf8 import valid_text
 from ..conversation import Card, Choices
+from ..render import reply_first
 from .common import group_card_html, person, services, topic_of_bot_message, ui, user_lang
 
 
@@ -23,12 +24,13 @@ async def reply_in_group(target: Message, context: ContextTypes.DEFAULT_TYPE, as
     """
     reply = services(context).conversation.question(person(asker), question, lang, previous_topic, private=False)
     if isinstance(reply, Choices) and reply.topics:
-        reply = Card(reply.topics[0], lang)
+        reply = Card(reply.topics[0], lang, reply.situation)
     if isinstance(reply, Card):
-        text = group_card_html(context, reply.topic, lang)
+        text = group_card_html(context, reply.topic, lang, reply.situation)
     else:
         link = f"https://t.me/{context.bot.username}"
-        text = f"{html.escape(ui(context, 'no_answer', lang))}\n\n<a href=\"{link}\">{html.escape(ui(context, 'ask_in_private', lang))}</a>"
+        first = reply_first(services(context).kb, reply)
+        text = f"{html.escape(first)}\n\n<a href=\"{link}\">{html.escape(ui(context, 'ask_in_private', lang))}</a>"
     await target.reply_html(text, disable_web_page_preview=True)
 
 

@@ -34,7 +34,7 @@ from .. import languages
 from ..conversation import PLATFORMS, REASONS, Card, Checked, Conversation, Notice, Reply
 from ..knowledge import KnowledgeBase, Localized
 from ..ratelimit import RateLimiter
-from ..render import match_json, source_lines
+from ..render import match_json, reply_first, source_lines
 from ..utf8 import valid_text
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,8 @@ class Site:
 
         html = self.templates.get_template(template).render(
             t=t, loc=loc, lang=lang, kb=kb, menu=languages.menu(), path=request.url.path,
-            sources=lambda topic: source_lines(topic, lang), answer_lines=answer_lines, **values)
+            sources=lambda topic: source_lines(topic, lang), answer_lines=answer_lines,
+            first=lambda reply: reply_first(kb, reply), **values)
         response = HTMLResponse(html, status_code=status, headers={"Content-Language": lang})
         if new_visitor:
             self.set_visitor(response, new_visitor)
@@ -149,8 +150,13 @@ class Site:
         except TooLarge:
             return PlainTextResponse("Request body too large (at most 64 KB).", status_code=413)
         text = valid_text(form.get("q", ""))[:MAX_TEXT]
-        visitor, new = self.visitor_or_new(request)
         lang = self.lang(request, text)
+        page_lang = request.headers.get("x-page-lang")
+        if template == "fragment.html" and page_lang and page_lang != lang and text.strip():
+            # The reply would be in another language than the page around it: the script
+            # sends the form again as a whole page, in the reply's language.
+            return Response(status_code=204, headers={"Content-Language": lang, "X-Whole-Page": "1"})
+        visitor, new = self.visitor_or_new(request)
         if form.get("as") == "question":
             reply: Reply = self.conversation.question(visitor, text, lang)
         else:

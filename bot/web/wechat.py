@@ -30,6 +30,7 @@ from ..errors import UserError
 from ..ratelimit import RateLimiter
 from ..render import (
     fit_utf8,
+    reply_first,
     render_card_short_text,
     render_checklist_short_text,
     render_none_short_text,
@@ -269,23 +270,24 @@ class WeChatChannel:
         kb, lang = self.kb, reply.lang
         if isinstance(reply, Card):
             footer = (self.fill(kb.text("wechat_banned_hint", lang), lang),) if reply.offers_checklist else ()
-            text = render_card_short_text(kb, reply.topic, lang, self.link(reply.topic.id), footer, MAX_REPLY_BYTES)
+            text = render_card_short_text(kb, reply.topic, lang, self.link(reply.topic.id, lang), footer,
+                                          MAX_REPLY_BYTES, situation=reply.situation)
         elif isinstance(reply, Choices):
-            text = render_numbered_text(kb, kb.text("did_you_mean", lang), [t.title.get(lang) for t in reply.topics],
-                                        lang)
+            text = reply_first(kb, reply) + "\n\n" + render_numbered_text(
+                kb, kb.text("did_you_mean", lang), [t.title.get(lang) for t in reply.topics], lang)
         elif isinstance(reply, ChecklistQuestion):
             question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", lang)
             if reply.step == "platform":
                 question += kb.text("banned_cancel_hint", lang)  # "/cancel" is one of the cancel words here too
             text = render_numbered_text(kb, question, [label for _, label in reply.options], lang)
         elif isinstance(reply, Checked):
-            link = self.link(reply.verdict.topics[0]) if reply.verdict.topics else None
+            link = self.link(reply.verdict.topics[0], lang) if reply.verdict.topics else None
             text = render_verdict_text(kb, reply.verdict, lang, link, MAX_REPLY_BYTES, flags=MAX_FLAGS, channels=2,
                                        related=False)
         elif isinstance(reply, Checklist):
             text = render_checklist_short_text(kb, reply, self.public_url or None, MAX_REPLY_BYTES)
         elif isinstance(reply, NoAnswer):
-            text = render_none_short_text(kb, lang, self.fill(kb.text("wechat_menu_hint", lang), lang))
+            text = render_none_short_text(kb, lang, self.fill(kb.text("wechat_menu_hint", lang), lang), reply.fallback)
         elif isinstance(reply, Notice):
             text = kb.text(reply.key, lang)
         else:
@@ -298,8 +300,9 @@ class WeChatChannel:
             text = text.replace("{" + command + "}", self.kb.text(key, lang))
         return text
 
-    def link(self, topic_id: str) -> str | None:
-        return f"{self.public_url}/t/{topic_id}" if self.public_url else None
+    def link(self, topic_id: str, lang: str) -> str | None:
+        """A card's page, opened in the reply's language and script."""
+        return f"{self.public_url}/t/{topic_id}?lang={lang}" if self.public_url else None
 
     def text_reply(self, message: Any, content: str) -> str:
         """The passive text reply's XML: to the sender, from the account, content cut to 2,048 bytes."""

@@ -24,11 +24,12 @@
     fetch("/", {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
-      headers: {"X-Partial": "1"},
+      headers: {"X-Partial": "1", "X-Page-Lang": document.documentElement.lang},
       credentials: "same-origin"
     }).then(function (response) {
       // A reply, or a refusal (too many requests) as a reply; anything else: the plain form.
-      if (!response.ok && response.status !== 429) { form.submit(); return; }
+      // X-Whole-Page: the reply is in another language than the page, so the whole page comes back in it.
+      if ((!response.ok && response.status !== 429) || response.headers.get("X-Whole-Page")) { form.submit(); return; }
       return response.text().then(function (html) {
         reply.innerHTML = html;
         form.q.blur();  // a phone's keyboard goes down, so the reply has the screen
