@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Literal
 
 from .classifier import LinearModel, cached_model
-from .knowledge import KnowledgeBase, Localized, OfficialPath, RedFlags
+from .knowledge import ANY_MEDIUM, KnowledgeBase, Localized, OfficialPath, RedFlags
 from .languages import converter
 from .text import TextNormaliser, clean_input, has_cjk
 from .utf8 import valid_text
 
 Risk = Literal["high", "medium", "low"]
-Context = Literal["ad", "warning", "question", "news", "rules"]
+Context = Literal["ad", "warning", "question", "news", "rules", "notice"]
 
 # Long pastes are cut: an ad that needs more than this to show its hand is rare,
 # and every step's cost grows with length.
@@ -43,6 +43,15 @@ HIGH_FROM = 3
 MEDIUM_FROM = 2
 # An ad that asks to be contacted ("加我私聊", "DM me") is one step riskier.
 CONTACT_BONUS = 1
+# How far before a red flag's match a negation ("不收", "we will never ask you to") is
+# looked for, and how many negated matches of one pattern are skipped before giving up
+# (a bound keeps a text of repeated negations linear).
+NEGATION_REACH = 30
+NEGATED_TRIES = 4
+# A text that asks nothing reads as a pasted message (not a word to the bot) from
+# this many letters, digits and Chinese characters, in two clauses or from twice as many.
+PASTED_MIN_CHARS = 10
+_CLAUSE_BREAK = re.compile(r"[，,。；;！!\n]\s*\S")
 
 
 @dataclass(frozen=True)
@@ -106,10 +115,11 @@ class Verdict:
     risk: Risk
     flags: tuple[FlagHit, ...]
     topics: tuple[str, ...]  # topic ids to read, most relevant first
-    context: Context  # warnings, questions, news reports and rules posts are not ads, whatever words they quote
+    context: Context  # warnings, questions, news reports, rules posts and ban notices are not ads, whatever words they quote
     score: int
     learned: Learned | None = None
     next_step: NextStep | None = field(default=None, compare=False)
+    medium: str = ANY_MEDIUM  # where the message came from (red_flags.yaml `media`): the next step speaks to it
 
     @property
     def learned_only(self) -> bool:
@@ -132,6 +142,7 @@ class Verdict:
                 "only": self.learned_only,
             },
             "next_step": self.next_step.as_json(lang) if self.next_step else None,
+            "medium": self.medium,
             "lang": lang,
         }
 
@@ -151,6 +162,8 @@ class MessageChecker:
         self.settings = settings or CheckSettings()
         self.normaliser = normaliser or TextNormaliser(kb.synonyms, kb.userdict)
         self._t2s = converter("t2s")
+        self._flags = {f.id: f for f in self.rules.flags}
+        self._notice_reasons = frozenset(f.id for f in self.rules.flags if f.notice_reason)
         self.model: LinearModel | None = None
         if train and kb.messages:
             labels = [m.topic or NONE_CLASS for m in kb.messages]
@@ -202,7 +215,7 @@ class MessageChecker:
         hits: list[FlagHit] = []
         for flag in self.rules.flags:
             for pattern in flag.patterns:
-                m = pattern.search(norm)
+                m = self._affirmed_match(pattern, norm)
                 if m:
                     trigger = source[m.start(): m.end()].strip() or m.group(0)
                     hits.append(FlagHit(flag.id, flag.label, trigger, flag.topic, flag.weight))
@@ -219,6 +232,10 @@ class MessageChecker:
             context = "news"
         elif not has_link and _any(rules.rules_cues, norm):
             context = "rules"
+        elif self._own_notice(norm, hits, has_link, has_contact):
+            # The platform's notice about the reader's account: the reason it states is no red flag.
+            context = "notice"
+            hits = []
         elif has_contact:
             # Ads dressed as warnings or questions ask to be contacted; real ones do not.
             score += CONTACT_BONUS if score else 0
@@ -240,24 +257,69 @@ class MessageChecker:
             risk = "low"
         ordered = sorted(hits, key=lambda h: -h.weight)
         topics = list(dict.fromkeys(h.topic for h in ordered))
-        if learned and learned.points > 0 and learned.topic not in topics:
+        if context == "notice" and rules.notice_topic:
+            topics = [rules.notice_topic]
+        elif learned and learned.points > 0 and learned.topic not in topics:
             # The flags come first: they say why. The classifier's topic follows, or stands alone.
             topics.append(learned.topic)
-        return Verdict(risk, tuple(ordered), tuple(topics), context, score, learned, self.next_step(risk, topics))
+        medium = self.medium_of(norm)
+        step = self.next_step(risk, topics, ordered, medium, context)
+        return Verdict(risk, tuple(ordered), tuple(topics), context, score, learned, step, medium)
 
-    def next_step(self, risk: Risk, topics: list[str]) -> NextStep:
-        """What to do now and where to report, for a verdict's risk and topics."""
+    def medium_of(self, norm: str) -> str:
+        """Where a normalised message came from (a call, a stall, a DM, an online post), or "any"."""
+        return next((medium for medium, cues in self.rules.media if _any(cues, norm)), ANY_MEDIUM)
+
+    def next_step(self, risk: Risk, topics: list[str], hits: list[FlagHit] | tuple[FlagHit, ...] = (),
+                  medium: str = ANY_MEDIUM, context: Context = "ad") -> NextStep:
+        """What to do now and where to report: the strongest flag's advice for the medium, and its topic's channels.
+
+        Without a flag (the classifier's topic alone), the topic's next step
+        from red_flags.yaml, else the topic card's first warning.
+        """
         kb = self.kb
+        if context == "notice" and topics:
+            return NextStep(kb.ui["check_next_notice"], kb.topics[topics[0]].official_paths)
         if risk == "low" or not topics:
             return NextStep(kb.ui["check_next_low"], ())
         topic = kb.topics[topics[0]]
-        if not topic.warnings:
+        steps = next((self._flags[h.id].next_step for h in hits if self._flags[h.id].next_step), None)
+        steps = steps or self.rules.topic_next_steps.get(topic.id)
+        if steps:
+            # Written for this risk and medium: only what it leaves unsaid is added.
+            first = steps.get(medium) or steps[ANY_MEDIUM]
+            tail = [kb.ui[key] for key, said in (("check_next_codes", "验证码"), ("check_next_110", "110"))
+                    if said not in first.zh]
+        elif topic.warnings:
+            first = topic.warnings[0]
+            # Most topics' first warning already says "never give a verification code": not twice.
+            tail = [kb.ui["check_next_risky_no_codes" if "验证码" in first.zh else "check_next_risky"]]
+        else:
             return NextStep(kb.ui["check_next_risky"], topic.official_paths)
-        warning = topic.warnings[0]
-        # Most topics' first warning already says "never give a verification code": not twice.
-        advice = kb.ui["check_next_risky_no_codes" if "验证码" in warning.zh else "check_next_risky"]
-        advice = Localized(warning.zh + advice.zh, f"{warning.en} {advice.en}")
+        advice = Localized("".join([first.zh, *(t.zh for t in tail)]), " ".join([first.en, *(t.en for t in tail)]))
         return NextStep(advice, topic.official_paths)
+
+    def _affirmed_match(self, pattern: re.Pattern[str], norm: str) -> re.Match[str] | None:
+        """The pattern's first match not right after a negation ("不收手机卡" says the opposite of the label).
+
+        After a negated match the search goes on from its next character, so
+        that "不收手机卡，只收银行卡" still finds "收银行卡".
+        """
+        pos = 0
+        for _ in range(NEGATED_TRIES):
+            m = pattern.search(norm, pos)
+            if m is None:
+                return None
+            if not _any(self.rules.negation_cues, norm[max(0, m.start() - NEGATION_REACH):m.start()]):
+                return m
+            pos = m.start() + 1
+        return None
+
+    def _own_notice(self, norm: str, hits: list[FlagHit], has_link: bool, has_contact: bool) -> bool:
+        """A platform's notice about the reader's own account, asking nothing of them (no link, contact or scam sign)."""
+        if has_link or has_contact or not _any(self.rules.notice_cues, norm):
+            return False
+        return all(h.id in self._notice_reasons for h in hits)
 
     def reads_like_a_message(self, text: str, verdict: Verdict | None = None) -> bool:
         """True for a pasted ad or notice rather than a question to the bot.
@@ -284,6 +346,22 @@ class MessageChecker:
             return False
         return (norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
                 or len(verdict.flags) + bool(verdict.learned and verdict.learned.points > 0) >= 2)
+
+    def asks_nothing(self, text: str) -> bool:
+        """True for a text that asks the bot nothing and tells nothing of the person: a pasted message.
+
+        For text the question matcher has no answer for ("明天晚上七点老地方吃火锅，
+        记得带上小王"): the person wants to know if it is safe, so it gets a verdict.
+        Short words to the bot ("谢谢"), questions, requests and stories do not.
+        """
+        norm = self.normalise(text)
+        chars = sum(c.isalnum() for c in norm)
+        if chars < PASTED_MIN_CHARS or (chars < 2 * PASTED_MIN_CHARS and not _CLAUSE_BREAK.search(norm)):
+            return False
+        rules = self.rules
+        cues = (rules.question_cues, rules.doubt_cues, rules.asking_cues, rules.narrative_cues, rules.request_cues,
+                rules.to_bot_cues)
+        return not any(_any(c, norm) for c in cues)
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:

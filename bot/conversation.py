@@ -17,13 +17,14 @@ from typing import Callable, Union
 
 from . import languages
 from .checker import MessageChecker, Verdict
-from .knowledge import Fallback, KnowledgeBase, OfficialPath, Topic
+from .knowledge import NOTICE_REASONS, Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
+from .notices import UNKNOWN, NoticeReader, NoticeReading
 from .store import Store
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
 PLATFORMS = ("wechat", "qq", "other")
-REASONS = ("fraud", "gambling", "porn", "helping", "unknown")
+REASONS = (*NOTICE_REASONS, UNKNOWN)
 FLOW_TIMEOUT = 15 * 60
 # The `platform` of the official paths each choice shows: "other" gets only the
 # paths that suit every platform (never a WeChat-only menu).
@@ -46,22 +47,6 @@ REASON_TOPIC = {
     "helping": "unseal-helper-job",
     "unknown": "ban-types-duration",
 }
-# A pasted notice is classified by the matcher: the topic it lands on says the reason.
-TOPIC_REASON = {
-    "regional-fraud-ban": "fraud",
-    "report-fraud-general": "fraud",
-    "pig-butchering-scam": "fraud",
-    "gambling-consequences": "gambling",
-    "report-gambling": "gambling",
-    "report-porn-contraband": "porn",
-    "unseal-helper-job": "helping",
-    "scan-code-stranger": "helping",
-    "buy-sell-accounts": "helping",
-    "paid-unseal-service": "helping",
-    "sell-sim-card": "helping",
-}
-# A reason's topic must score at least this in a pasted notice's ranking to count.
-NOTICE_FLOOR = 0.05
 # Cards that also offer the /banned checklist.
 GUIDED_FLOW_TOPICS = frozenset({"ban-appeal", "regional-fraud-ban"})
 # A follow-up is read with the last card in mind, and a number picks from the
@@ -145,6 +130,7 @@ class Checklist:
     reason_text: str
     reason_topic: Topic
     lang: str
+    notice: NoticeReading | None = None  # what a pasted notice states, when the reason came from one
 
     @property
     def topics(self) -> list[Topic]:
@@ -175,6 +161,7 @@ class Conversation:
         self.checker = checker
         self.store = store
         self.clock = clock
+        self.notices = NoticeReader(matcher.kb.ban_notices)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -224,7 +211,7 @@ class Conversation:
                     return self.checklist_platform(user, options[number - 1], lang)
                 return self._finish_checklist(user, state, options[number - 1], lang)
         if state is not None and state.get("step") == "notice":
-            return self._finish_checklist(user, state, self.classify_notice(text), lang)
+            return self._finish_checklist(user, state, self.read_notice(text), lang)
         topics = self._offered(user)
         if number is not None and 1 <= number <= len(topics):
             situation = offered.get("situation") if isinstance(offered.get("situation"), str) else None
@@ -232,7 +219,20 @@ class Conversation:
         verdict = self.checker.check_message(text)
         if self.checker.reads_like_a_message(text, verdict):
             return Checked(verdict, text, lang, offer_question=True)
-        return self.question(user, text, lang)
+        reply = self.question(user, text, lang)
+        if isinstance(reply, NoAnswer) and reply.fallback is None and self.checker.asks_nothing(text):
+            # No question in it and no answer for it: a pasted message, and the person wants to know if it is safe.
+            return Checked(verdict, text, lang, offer_question=True)
+        if isinstance(reply, Card) and verdict.context == "notice" and not self._suits_notice(reply.topic.id, text):
+            # The person's own ban notice: never a card about a reason it does not state.
+            return self.open(user, self.kb.ban_notices.topics[0], lang, situation=reply.situation, whole=False)
+        return reply
+
+    def _suits_notice(self, topic_id: str, notice: str) -> bool:
+        """True when a card may answer a pasted notice: it suits any notice, or speaks of the reason the notice states."""
+        notices = self.kb.ban_notices
+        stated = notices.reasons.get(self.read_notice(notice).reason)
+        return topic_id in notices.topics or (stated is not None and topic_id in stated.topics)
 
     def question(self, user: str, text: str, lang: str | None = None, previous_topic: str | None = None,
                  private: bool = True) -> Reply:
@@ -359,23 +359,19 @@ class Conversation:
         self._save_flow(user, None)
         return Notice("flow_cancelled" if had_flow else "flow_nothing_to_cancel", lang)
 
-    def classify_notice(self, text: str) -> str:
-        """The reason a pasted ban notice gives, as one of REASONS.
+    def read_notice(self, text: str) -> NoticeReading:
+        """What a pasted ban notice states: its reason ("unknown" unless it names one) and its term."""
+        return self.notices.read(text)
 
-        The notice is read as a question: the first topic in the matcher's ranking
-        that stands for a reason says which (a notice is about a ban, so the appeal
-        card often ranks first and says nothing about the reason).
+    def checklist(self, platform: str, reason: str | NoticeReading, lang: str) -> Checklist:
+        """The personal checklist: the chosen platform's channels, nothing about reporting others.
+
+        `reason`: the one the person chose, or what their pasted notice states;
+        the notice's own words for its reason and term are read back to them.
         """
-        match = self.matcher.match_question(text)
-        ranked = ([(match.topic, match.score)] if match.topic else []) + [(a.topic, a.score) for a in match.alternatives]
-        for topic, score in ranked:
-            if topic in TOPIC_REASON and score >= NOTICE_FLOOR:
-                return TOPIC_REASON[topic]
-        return "unknown"
-
-    def checklist(self, platform: str, reason: str, lang: str) -> Checklist:
-        """The personal checklist: the chosen platform's channels, nothing about reporting others."""
         kb = self.kb
+        notice = reason if isinstance(reason, NoticeReading) else None
+        reason = notice.reason if notice else reason
         wanted = PATH_PLATFORM.get(platform, "any")
         items = []
         shown: set[str] = set()  # a path listed under one step is not repeated under the next
@@ -386,13 +382,30 @@ class Conversation:
             note = self.text("banned_other_note", lang) if key == "banned_step_appeal" and not paths else None
             items.append(ChecklistItem(self.text(key, lang), topic, paths, note))
         return Checklist(platform, reason, tuple(items), self.text("banned_step_reason", lang),
-                         self.text(f"banned_reason_{reason}", lang), kb.topics[REASON_TOPIC[reason]], lang)
+                         self.reason_text(platform, reason, notice, lang), kb.topics[REASON_TOPIC[reason]], lang,
+                         notice)
+
+    def reason_text(self, platform: str, reason: str, notice: NoticeReading | None, lang: str) -> str:
+        """The reason step: what the notice states in its own words, then what that reason means on this platform."""
+        lines = []
+        if notice is not None and notice.reason_words:
+            lines.append(self.text("banned_notice_states_reason", lang).replace("{words}", notice.reason_words))
+        elif notice is not None:
+            lines.append(self.text("banned_notice_states_no_reason", lang))
+        if notice is not None and notice.term:
+            lines.append(self.text("banned_notice_states_term", lang).replace("{term}", notice.term))
+        key = f"banned_reason_{reason}"
+        if platform != "wechat" and f"{key}_elsewhere" in self.kb.ui:
+            # A step that quotes WeChat's rules has a version for QQ and others that says they are WeChat's.
+            key += "_elsewhere"
+        lines.append(self.text(key, lang))
+        return "\n".join(lines)
 
     def checklist_state(self, user: str) -> dict | None:
         """Where the person is in /banned (for channels that show the step as a page), or None."""
         return self._flow(user)
 
-    def _finish_checklist(self, user: str, state: dict, reason: str, lang: str) -> Checklist:
+    def _finish_checklist(self, user: str, state: dict, reason: str | NoticeReading, lang: str) -> Checklist:
         self._save_flow(user, None)
         return self.checklist(state.get("platform", "wechat"), reason, lang)
 

@@ -63,6 +63,7 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
 UI_KEYS = (
     "no_answer",
     "no_answer_first",
+    "no_answer_scope",
     "first_suggest",
     "banned_first",
     "full_steps",
@@ -94,6 +95,7 @@ UI_KEYS = (
     "check_context_question",
     "check_context_news",
     "check_context_rules",
+    "check_context_notice",
     "check_usage",
     "check_high",
     "check_medium",
@@ -104,7 +106,10 @@ UI_KEYS = (
     "check_next",
     "check_next_risky",
     "check_next_risky_no_codes",
+    "check_next_codes",
+    "check_next_110",
     "check_next_low",
+    "check_next_notice",
     "check_channels",
     "web_title",
     "web_tagline",
@@ -152,6 +157,13 @@ UI_KEYS = (
     "banned_reason_porn",
     "banned_reason_helping",
     "banned_reason_unknown",
+    "banned_reason_gambling_elsewhere",
+    "banned_reason_porn_elsewhere",
+    "banned_reason_helping_elsewhere",
+    "banned_reason_unknown_elsewhere",
+    "banned_notice_states_reason",
+    "banned_notice_states_no_reason",
+    "banned_notice_states_term",
     "banned_other_note",
     "flow_cancelled",
     "flow_nothing_to_cancel",
@@ -271,6 +283,11 @@ class RedFlag:
     # on; tests/test_red_flag_reasons.py runs them through the checker.
     fires_on: tuple[str, ...] = ()
     silent_on: tuple[str, ...] = ()
+    # What to do next, by the medium the message came through ("any", and the ids of `media`).
+    next_step: dict[str, Localized] = field(default_factory=dict)
+    # A platform's own ban notice may state this as its reason ("因涉嫌赌博…已被限制"):
+    # there it is no sign of a scam.
+    notice_reason: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,6 +304,35 @@ class RedFlags:
     rules_cues: tuple[re.Pattern[str], ...] = ()
     asking_cues: tuple[re.Pattern[str], ...] = ()
     accusation_cues: tuple[re.Pattern[str], ...] = ()
+    negation_cues: tuple[re.Pattern[str], ...] = ()
+    notice_cues: tuple[re.Pattern[str], ...] = ()
+    to_bot_cues: tuple[re.Pattern[str], ...] = ()
+    # Where a message came from (a call, a street stall, a DM, an online post), in order: the first that matches.
+    media: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
+    notice_topic: str | None = None  # the card a platform's own notice points to
+    # The next step of a verdict no flag explains (the classifier's topic alone), by topic and medium.
+    topic_next_steps: dict[str, dict[str, Localized]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoticePatterns:
+    """What a ban notice may state (a reason, or how long the ban lasts), as curated in ban_notices.yaml."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
+    # Notices that state it and near misses that must not be read as stating it;
+    # tests/test_ban_notices.py runs them.
+    states: tuple[str, ...] = ()
+    silent: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # a reason's cards: a reply to a notice opens one only if the notice states it
+
+
+@dataclass(frozen=True)
+class BanNotices:
+    """How a pasted ban notice is read: the reasons it may state (NOTICE_REASONS) and its term."""
+
+    reasons: dict[str, NoticePatterns] = field(default_factory=dict)
+    term: NoticePatterns = field(default_factory=NoticePatterns)
+    topics: tuple[str, ...] = ()  # cards that suit any notice, the first for a notice the matched card does not suit
 
 
 @dataclass(frozen=True)
@@ -356,6 +402,7 @@ class KnowledgeBase:
     messages: tuple[LabelledMessage, ...] = ()  # the scam checker's training data
     situation_kinds: dict[str, SituationKind] = field(default_factory=dict)
     fallbacks: "Fallbacks" = field(default_factory=lambda: Fallbacks())
+    ban_notices: BanNotices = field(default_factory=BanNotices)
 
     @property
     def userdict(self) -> Path:
@@ -798,27 +845,31 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
     return tuple(compiled)
 
 
-RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns")
-RED_FLAG_OPTIONAL = ("examples",)
+RED_FLAG_FIELDS = ("id", "topic", "weight", "label", "patterns", "next_step")
+RED_FLAG_OPTIONAL = ("examples", "notice_reason")
 RED_FLAG_EXAMPLE_KINDS = ("fires", "silent")
 RED_FLAG_CUES = (
     "warning_cues", "question_cues", "contact_cues", "narrative_cues", "ad_cues", "request_cues", "doubt_cues",
-    "news_cues", "rules_cues", "asking_cues", "accusation_cues",
+    "news_cues", "rules_cues", "asking_cues", "accusation_cues", "negation_cues", "notice_cues", "to_bot_cues",
 )
+RED_FLAG_SECTIONS = ("media", "notice_topic", "topic_next_steps")
+ANY_MEDIUM = "any"
 
 
-def _red_flag_examples(value: Any, where: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
-    """The optional `examples: {fires: [...], silent: [...]}` of a red flag, one problem line per bad entry."""
-    examples: dict[str, tuple[str, ...]] = {kind: () for kind in RED_FLAG_EXAMPLE_KINDS}
+def _red_flag_examples(value: Any, where: str, problems: list[str],
+                       kinds: tuple[str, ...] = RED_FLAG_EXAMPLE_KINDS) -> dict[str, tuple[str, ...]]:
+    """The optional `examples: {fires: [...], silent: [...]}` of a red flag (or other `kinds`), one problem line per bad entry."""
+    examples: dict[str, tuple[str, ...]] = {kind: () for kind in kinds}
+    named = " and ".join(kinds)
     if value is None:
         return examples
     if not isinstance(value, dict):
-        problems.append(f"{where}, field 'examples': must be a mapping of fires and silent, each a list of texts")
+        problems.append(f"{where}, field 'examples': must be a mapping of {named}, each a list of texts")
         return examples
     for key in value:
-        if key not in RED_FLAG_EXAMPLE_KINDS:
-            problems.append(f"{where}, field 'examples.{key}': unknown field (fires or silent)")
-    for kind in RED_FLAG_EXAMPLE_KINDS:
+        if key not in kinds:
+            problems.append(f"{where}, field 'examples.{key}': unknown field ({' or '.join(kinds)})")
+    for kind in kinds:
         texts = value.get(kind)
         if texts is None:
             continue
@@ -837,6 +888,39 @@ def _red_flag_examples(value: Any, where: str, problems: list[str]) -> dict[str,
     return examples
 
 
+def _next_steps(value: Any, where: str, media: set[str], problems: list[str]) -> dict[str, Localized]:
+    """A next step by medium: `{any: {zh, en}, <medium>: {zh, en}, ...}`, `any` required."""
+    if not isinstance(value, dict) or ANY_MEDIUM not in value:
+        problems.append(f"{where}: must be a mapping of medium to {{zh, en}}, with {ANY_MEDIUM!r} for every medium")
+        return {}
+    steps = {}
+    for medium, text in value.items():
+        if medium != ANY_MEDIUM and medium not in media:
+            problems.append(f"{where}.{medium}: unknown medium (one of {ANY_MEDIUM}, {', '.join(sorted(media))})")
+            continue
+        if (not isinstance(text, dict) or set(text) != set(LANGS)
+                or not all(isinstance(text.get(l), str) and text[l].strip() for l in LANGS)):
+            problems.append(f"{where}.{medium}: needs exactly zh and en (quote text that has commas)")
+            continue
+        steps[str(medium)] = Localized(text["zh"].strip(), text["en"].strip())
+    return steps
+
+
+def _load_media(reader: _FileReader, value: Any, problems: list[str]) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        problems.append(f"{reader.where('media')}: field 'media': must be a mapping of medium id to a list of regular expressions")
+        return ()
+    media = []
+    for medium, patterns in value.items():
+        if not isinstance(medium, str) or not ID_PATTERN.match(medium) or medium == ANY_MEDIUM:
+            problems.append(f"{reader.where('media')}: field 'media': {medium!r} must be a lower-case slug other than {ANY_MEDIUM!r}")
+            continue
+        media.append((medium, _compile_patterns(patterns, f"{reader.where('media')}: field 'media.{medium}'", problems)))
+    return tuple(media)
+
+
 def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
     reader, data = _read_optional(root, "red_flags.yaml", problems)
     if data is None:
@@ -845,8 +929,10 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
         problems.append(f"{reader.label}: field 'flags': must be a list of red flags")
         return RedFlags()
     for key in data:
-        if key not in ("flags", *RED_FLAG_CUES):
+        if key not in ("flags", *RED_FLAG_CUES, *RED_FLAG_SECTIONS):
             problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    media = _load_media(reader, data.get("media"), problems)
+    medium_ids = {m for m, _ in media}
     flags, seen = [], set()
     for i, item in enumerate(data["flags"]):
         where = f"{reader.where('flags')}: flag {i + 1}"
@@ -878,13 +964,93 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
             continue
         patterns = _compile_patterns(item["patterns"], f"{where}, field 'patterns'", problems)
         examples = _red_flag_examples(item.get("examples"), where, problems)
+        next_step = _next_steps(item["next_step"], f"{where}, field 'next_step'", medium_ids, problems)
+        notice_reason = item.get("notice_reason", False)
+        if not isinstance(notice_reason, bool):
+            problems.append(f"{where}, field 'notice_reason': must be true or false")
         flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns,
-                             examples["fires"], examples["silent"]))
+                             examples["fires"], examples["silent"], next_step, notice_reason is True))
     cues = {
         key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
         for key in RED_FLAG_CUES
     }
-    return RedFlags(tuple(flags), **cues)
+    notice_topic = data.get("notice_topic")
+    if notice_topic not in topic_ids:
+        problems.append(f"{reader.where('notice_topic')}: field 'notice_topic': no topic {notice_topic!r}")
+    topic_next_steps = {}
+    table = data.get("topic_next_steps") or {}
+    if not isinstance(table, dict):
+        problems.append(f"{reader.where('topic_next_steps')}: field 'topic_next_steps': must be a mapping of topic id "
+                        "to next steps by medium")
+        table = {}
+    for topic_id, steps in table.items():
+        where = f"{reader.where('topic_next_steps')}: field 'topic_next_steps.{topic_id}'"
+        if topic_id not in topic_ids:
+            problems.append(f"{where}: no topic {topic_id!r}")
+            continue
+        topic_next_steps[topic_id] = _next_steps(steps, where, medium_ids, problems)
+    return RedFlags(tuple(flags), **cues, media=media, notice_topic=notice_topic, topic_next_steps=topic_next_steps)
+
+
+# The reasons a ban notice may state (the /banned checklist adds "unknown": the notice states none).
+NOTICE_REASONS = ("fraud", "gambling", "porn", "helping")
+NOTICE_EXAMPLE_KINDS = ("states", "silent")
+
+
+def _notice_topics(value: Any, where: str, topic_ids: set[str], problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        problems.append(f"{where}: must be a non-empty list of topic ids")
+        return ()
+    for topic_id in value:
+        if topic_id not in topic_ids:
+            problems.append(f"{where}: no topic {topic_id!r}")
+    return tuple(value)
+
+
+def _notice_patterns(reader: _FileReader, item: Any, key: str, topic_ids: set[str], problems: list[str],
+                     with_topics: bool) -> NoticePatterns:
+    where = f"{reader.where(key.split('.')[0])}: field {key!r}"
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a mapping of patterns and examples")
+        return NoticePatterns()
+    fields = ("patterns", "examples", "topics") if with_topics else ("patterns", "examples")
+    for name in item:
+        if name not in fields:
+            problems.append(f"{where}, field {name!r}: unknown field")
+    patterns = _compile_patterns(item.get("patterns"), f"{where}, field 'patterns'", problems)
+    examples = _red_flag_examples(item.get("examples"), where, problems, NOTICE_EXAMPLE_KINDS)
+    topics = _notice_topics(item.get("topics"), f"{where}, field 'topics'", topic_ids, problems) if with_topics else ()
+    return NoticePatterns(patterns, examples["states"], examples["silent"], topics)
+
+
+def _load_ban_notices(root: Path, topic_ids: set[str], problems: list[str]) -> BanNotices:
+    reader, data = _read_optional(root, "ban_notices.yaml", problems)
+    if data is None:
+        return BanNotices()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping of reasons and term")
+        return BanNotices()
+    for key in data:
+        if key not in ("reasons", "term", "topics"):
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    reasons = data.get("reasons")
+    if not isinstance(reasons, dict):
+        problems.append(f"{reader.where('reasons')}: field 'reasons': must be a mapping of {', '.join(NOTICE_REASONS)}")
+        reasons = {}
+    for key in reasons:
+        if key not in NOTICE_REASONS:
+            problems.append(f"{reader.where('reasons')}: field 'reasons.{key}': unknown reason "
+                            f"(one of {', '.join(NOTICE_REASONS)})")
+    read = {}
+    for reason in NOTICE_REASONS:
+        if reason not in reasons:
+            if isinstance(data.get("reasons"), dict):
+                problems.append(f"{reader.where('reasons')}: field 'reasons.{reason}': missing")
+            continue
+        read[reason] = _notice_patterns(reader, reasons[reason], f"reasons.{reason}", topic_ids, problems, True)
+    term = _notice_patterns(reader, data.get("term"), "term", topic_ids, problems, False)
+    topics = _notice_topics(data.get("topics"), f"{reader.where('topics')}: field 'topics'", topic_ids, problems)
+    return BanNotices(read, term, topics)
 
 
 FALLBACK_FIELDS = ("id", "platforms", "problems", "first", "answer")
@@ -1007,10 +1173,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
     messages = _load_messages(root, {path.stem for path in files}, problems)
     fallbacks = _load_fallbacks(root, theme_ids, problems)
+    ban_notices = _load_ban_notices(root, {path.stem for path in files}, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
     return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
-                         fallbacks)
+                         fallbacks, ban_notices)

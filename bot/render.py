@@ -87,7 +87,7 @@ def source_lines(topic: Topic, lang: str) -> list[str]:
 def render_none_text(kb: KnowledgeBase, lang: str, fallback: "Fallback | None" = None) -> str:
     """The honest no-answer: the fallback's steps when one applies, what the bot covers, and the general fraud channels."""
     lines = [fallback.answer.get(lang), ""] if fallback else []
-    lines += [kb.text("no_answer", lang), "", kb.text("topic_list", lang)]
+    lines += [kb.text("no_answer_scope", lang), "", kb.text("topic_list", lang)]
     lines += [f"  • {t.title.get(lang)} ({t.id})" for t in kb.topics.values()]
     lines += ["", kb.text("general_channels", lang)]
     return "\n".join(lines)
@@ -327,8 +327,8 @@ def render_none_short_text(kb: KnowledgeBase, lang: str, hint: str | None = None
                            fallback: Fallback | None = None) -> str:
     """The honest no-answer without the topic list: the fallback's first lines and steps when one applies,
     what the bot covers, a hint, and 110 / 96110."""
-    lines = [fallback.first.get(lang), "", fallback.answer.get(lang), ""] if fallback else []
-    lines += [kb.text("no_answer", lang)]
+    lines = [fallback.first.get(lang), "", fallback.answer.get(lang), ""] if fallback else [kb.text("no_answer_first", lang)]
+    lines += [kb.text("no_answer_scope", lang)]
     if hint:
         lines.append(hint)
     return "\n".join(lines + ["", kb.text("general_channels", lang)])

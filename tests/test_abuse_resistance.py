@@ -197,7 +197,7 @@ def test_lone_surrogates_in_telegram_text_get_a_normal_answer(bot_runner, kb):
     [inline] = fake.wait_for("answerInlineQuery", timeout=10)
     assert not fake.rejections and inline.params["results"]
     card, no_answer = sends(fake, 7017) + sends(fake, 7018)
-    assert "?start=ban-appeal" in card.params["text"] and no_answer.params["text"].startswith(kb.text("no_answer", "zh"))
+    assert "?start=ban-appeal" in card.params["text"] and no_answer.params["text"].startswith("<b>" + kb.text("no_answer_first", "zh"))
     [(stored, _)] = runner.store.top_unanswered()
     assert stored == "今天\ufffd天气怎么样"
 

@@ -151,4 +151,4 @@ def test_pasted_ads_with_a_contact_or_a_link_are_checked(talk, ad):
     ("账号异常已被限制登录", "unknown"),
 ])
 def test_a_pasted_ban_notice_gives_its_reason(talk, notice, reason):
-    assert talk.classify_notice(notice) == reason
+    assert talk.read_notice(notice).reason == reason

@@ -240,7 +240,7 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
         await send_html(message, text, InlineKeyboardMarkup(rows))
     elif isinstance(reply, talk.NoAnswer):
         steps = f"{e(reply.fallback.answer.get(lang))}\n\n" if reply.fallback else ""
-        body = (f"<b>{e(reply_first(kb, reply))}</b>\n\n{steps}{e(kb.text('no_answer', lang))}\n\n"
+        body = (f"<b>{e(reply_first(kb, reply))}</b>\n\n{steps}{e(kb.text('no_answer_scope', lang))}\n\n"
                 f"{e(kb.text('general_channels', lang))}")
         await send_html(message, body, keyboard(svc, ("themes", lang), lambda: themes_keyboard(kb, lang)))
     elif isinstance(reply, talk.Checked):

@@ -221,12 +221,12 @@ class Site:
                              options=self.conversation.platform_options(lang))
         notice = valid_text(form.get("notice", ""))[:MAX_TEXT].strip()
         reason = form.get("reason", "")
-        if notice:
-            reason = self.conversation.classify_notice(notice)
-        if reason not in REASONS:
+        if not notice and reason not in REASONS:
             return self.page(request, "banned.html", lang=lang, step="notice", platform=platform,
                              options=self.conversation.reason_options(lang))
-        checklist = self.conversation.checklist(platform, reason, lang)
+        # A pasted notice is read for what it states; otherwise the reason the person chose.
+        checklist = self.conversation.checklist(platform, self.conversation.read_notice(notice) if notice else reason,
+                                                lang)
         return self.page(request, "banned.html", lang=lang, step="done", reply=checklist)
 
     async def choose_language(self, request: Request) -> Response:
