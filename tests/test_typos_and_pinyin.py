@@ -109,10 +109,20 @@ def test_a_pinyin_question_in_the_conversation_gets_the_card_in_chinese(matcher,
 
 # -- short slang -------------------------------------------------------------------------
 
+def test_short_slang_reads_as_the_word_it_stands_for(matcher):
+    n = matcher.normaliser
+    assert n.normalise("付费jf") == n.normalise("付费解封")
+    assert n.normalise("微信被风控了") == n.normalise("微信进小黑屋了").replace("进", "") == n.normalise("微信被封了")
+    assert n.normalise("號fh了") == n.normalise("号封号了")
+
+
 @pytest.mark.parametrize("question, topics", [
     ("付费jf靠谱吗", {"paid-unseal-service"}),  # jf: 解封
-    ("号被风控了怎么解除", {"ban-appeal"}),
+    ("有人收费帮忙jf 能信吗", {"paid-unseal-service"}),
+    ("微信被风控了怎么申诉", {"ban-appeal"}),
+    ("vx被风控了里面的钱能提出来吗", {"banned-funds-withdrawal"}),
     ("微信进小黑屋了怎么出来", {"ban-appeal", "ban-types-duration"}),
+    ("qq进小黑屋了，一般关几天", {"ban-types-duration"}),
     ("號fh了 好友和照片還在嗎", {"banned-data-recovery"}),  # fh: 封号
 ])
 def test_short_slang_finds_its_topic(matcher, question, topics):
