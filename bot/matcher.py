@@ -108,6 +108,7 @@ class Matcher:
         # Built on the first question typed in pinyin (some 20 ms): most never need it.
         self._decoder_words = prepared
         self._decoder: PinyinDecoder | None = None
+        self._last_read: tuple[str, tuple[str, list[str]]] | None = None
         # A topic's `requires` words: single tokens as one set (a fast disjointness
         # test per question), words of several tokens as token sets.
         self._requires: dict[str, tuple[frozenset[str], list[frozenset[str]]]] = {}
@@ -186,11 +187,16 @@ class Matcher:
         Typed pinyin (a whole question, or du博) is first written as the words
         it spells; the syllables are read before synonyms fold those words.
         """
+        last = self._last_read  # a question is read for its topic, then for its fallback
+        if last is not None and last[0] == text:
+            return last[1]
         written = self.normaliser.normalise(text, synonyms=False)
         decoder = self.pinyin_decoder() if LATIN_RUN.search(written) else None
         if decoder is not None:
             written = decoder.decode(written)
-        return self.normaliser.fold(written), self.normaliser.syllables(written)
+        read = self.normaliser.fold(written), self.normaliser.syllables(written)
+        self._last_read = (text, read)
+        return read
 
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.

@@ -116,21 +116,23 @@ class PinyinReader:
     def __init__(self, cache_dir: Path) -> None:
         self.key = _table_key()
         path = cache_dir / f"pinyin-{self.key}.txt"
-        table = _read_table(path)
-        if table is None:
-            table = _build_table()
+        lines = _read_table(path)
+        if lines is None:
+            lines = [",".join(readings) for readings in _build_table()]
             try:
                 cache_dir.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text("\n".join(",".join(r) for r in table), encoding="utf-8")
+                tmp.write_text("\n".join(lines), encoding="utf-8")
                 os.replace(tmp, path)
                 for old in cache_dir.glob("pinyin-*.txt"):
                     if old != path:
                         old.unlink(missing_ok=True)
             except OSError:
                 pass  # a read-only cache still reads, only without the fast start
-        self._readings = table  # every reading of each character, the most common first
-        self._reading = [r[0] if r else "" for r in table]
+        self._lines = lines  # each character's readings, comma-separated, the most common first
+        self._reading = [line.partition(",")[0] for line in lines]
+        # For str.translate: each character becomes its reading between spaces.
+        self._spaced = {_FIRST + i: f" {r} " for i, r in enumerate(self._reading) if r}
 
     def reading(self, char: str) -> str:
         """The most common toneless reading of a character, or "" for anything else."""
@@ -140,7 +142,8 @@ class PinyinReader:
     def readings(self, char: str) -> tuple[str, ...]:
         """Every toneless reading of a character (行: xing, hang), the most common first."""
         o = ord(char) - _FIRST if len(char) == 1 else -1
-        return self._readings[o] if 0 <= o <= _LAST - _FIRST else ()
+        line = self._lines[o] if 0 <= o <= _LAST - _FIRST else ""
+        return tuple(line.split(",")) if line else ()
 
     def syllables(self, norm: str) -> list[str]:
         """The text as syllables, "" where something unreadable (punctuation, digits, English) breaks it.
@@ -148,6 +151,10 @@ class PinyinReader:
         Spaces do not break: people type pinyin syllable by syllable. Latin
         words are read as typed_pinyin() says.
         """
+        if not LATIN_RUN.search(norm):
+            # No Latin letters (most questions): str.translate reads every character in C;
+            # whatever is left between the readings (punctuation, digits) is a break.
+            return [t if t in SYLLABLES else "" for t in norm.translate(self._spaced).split()]
         reading, first = self._reading, _FIRST
         out: list[str] = []
         start = 0
@@ -196,24 +203,32 @@ def typed_pinyin(norm: str) -> list[tuple[re.Match[str], tuple[str, ...] | None]
 
 
 def _table_key() -> str:
-    """What the cached table is built from: pypinyin's version and this module."""
-    from importlib.metadata import PackageNotFoundError, version
+    """What the cached table is built from: pypinyin's character table (its path, size and time) and this module.
 
-    try:
-        source = version("pypinyin")
-    except PackageNotFoundError:
-        source = "missing"
+    find_spec locates pypinyin without running it, and a stat is all it costs
+    (importlib.metadata took 30 ms of every start).
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("pypinyin")
+    source = "missing"
+    if spec is not None and spec.submodule_search_locations:
+        data = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.py"
+        try:
+            stat = data.stat()
+            source = f"{data}|{stat.st_size}|{stat.st_mtime_ns}"
+        except OSError:
+            pass
     return hashlib.sha256(source.encode() + Path(__file__).read_bytes()).hexdigest()[:16]
 
 
-def _read_table(path: Path) -> list[tuple[str, ...]] | None:
+def _read_table(path: Path) -> list[str] | None:
+    """The cached table's lines, one per character, or None when it is missing or not one line per character."""
     try:
         lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError):
         return None
-    if len(lines) != _LAST - _FIRST + 1:
-        return None
-    return [tuple(line.split(",")) if line else () for line in lines]
+    return lines if len(lines) == _LAST - _FIRST + 1 else None
 
 
 def _build_table() -> list[tuple[str, ...]]:
