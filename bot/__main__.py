@@ -1,4 +1,4 @@
-"""Command line: ask, chat, eval, check (and run, stats for the Telegram bot).
+"""Command line: ask, chat, image, eval, check, export (and run, web, stats for the services).
 
 One place (main) maps the errors a user can cause to a one-line message and an
 exit status; a bug still shows its traceback.
@@ -150,6 +150,68 @@ def cmd_check_message(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_image(args, out: TextIO) -> ExitStatus:
+    """Pictures: what each shows, and the reply to it; `-` reads one path per line, in one process."""
+    import tempfile
+    import time
+
+    from .checker import MessageChecker
+    from .conversation import Conversation
+    from .reading import PictureError
+    from .render import picture_json, render_reply_text
+    from .store import Store
+
+    matcher = load_matcher(args.kb)
+    kb = matcher.kb
+    paths = [line.strip() for line in read_lines(sys.stdin) if line.strip()] if args.path == "-" else [args.path]
+    status = ExitStatus.OK
+    with tempfile.TemporaryDirectory(prefix="account-safety-image-") as tmp:
+        store = Store(Path(tmp) / "image.sqlite3")  # nothing outlives the command
+        conversation = Conversation(matcher, MessageChecker(kb, matcher.normaliser), store)
+        try:
+            for path in paths:
+                started = time.perf_counter()
+                try:
+                    data = _read_picture_file(Path(path))
+                    reading = conversation.pictures.read(data)
+                except PictureError as exc:
+                    status = ExitStatus.USAGE
+                    if not args.json:
+                        print(f"error: {path}: {exc}", file=sys.stderr)
+                        continue
+                    out.write(json.dumps({"path": path, "error": str(exc), "text": "", "qr": [], "reply": "none",
+                                          "topic": None, "risk": None,
+                                          "ms": int((time.perf_counter() - started) * 1000)}, ensure_ascii=False) + "\n")
+                    out.flush()
+                    continue
+                # A fresh person per picture: one picture's reply never depends on the one before.
+                user = f"image:{len(path)}:{time.perf_counter_ns()}"
+                if args.lang:
+                    conversation.set_language(user, args.lang)
+                pictured = conversation.picture(user, reading)
+                if args.json:
+                    body = {**picture_json(kb, pictured, reading.ms), "cpu_ms": reading.cpu_ms}
+                    out.write(json.dumps(body, ensure_ascii=False) + "\n")
+                else:
+                    out.write(render_reply_text(kb, pictured) + "\n\n")
+                out.flush()
+        finally:
+            conversation.pictures.close()
+            store.close()
+    return status if args.path != "-" else ExitStatus.OK
+
+
+def _read_picture_file(path: Path) -> bytes:
+    from .reading import MAX_BYTES, PictureError
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # never more than the limit into memory
+    except OSError as exc:
+        raise PictureError("picture_not_image", f"cannot open the file ({exc.strerror or exc})") from None
+    return data
+
+
 def cmd_check(args, out: TextIO) -> ExitStatus:
     kb = load_knowledge(args.kb_dir or args.kb)
     phrasings = sum(len(t.all_questions) for t in kb.topics.values())
@@ -162,12 +224,36 @@ def cmd_check(args, out: TextIO) -> ExitStatus:
     return ExitStatus.OK
 
 
+def cmd_export(args, out: TextIO) -> ExitStatus:
+    from .export import export
+    from .reload import content_version
+
+    kb = load_knowledge(args.kb)
+    target = Path(args.out)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target}: exists and is not a folder")
+    try:
+        counts = export(kb, target, args.format, content_version(kb.root))
+    except OSError as exc:
+        raise UserError(f"{target}: cannot write the dataset ({exc.strerror})") from None
+    files = ", ".join(f"{name}.{args.format} ({n:,} rows)" for name, n in counts.items())
+    out.write(f"wrote {files} and README.md (the dataset card) to {target}\n")
+    return ExitStatus.OK
+
+
 def cmd_eval(args, out: TextIO) -> ExitStatus:
     from .evaluate import crossvalidate, evaluate_file
 
     if not args.files and not args.folds:
         raise UserError("eval needs a labelled FILE, --folds K, or both")
     matcher = load_matcher(args.kb)
+    if args.json:
+        figures: dict = {"files": {path: evaluate_file(matcher, Path(path)).figures() for path in args.files}}
+        if args.folds:
+            figures["crossvalidation"] = crossvalidate(matcher.kb, matcher.normaliser, args.folds,
+                                                       matcher.settings).figures()
+        out.write(json.dumps(figures) + "\n")
+        return ExitStatus.OK
     for path in args.files:
         if len(args.files) > 1 or args.folds:
             out.write(f"== {path}\n")
@@ -264,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="answer language (default: each question's)")
     chat.set_defaults(func=cmd_chat)
 
+    image = sub.add_parser("image", help="read a picture (screenshot, poster, QR code) offline and answer it; "
+                                          "'-' reads one path per line")
+    image.add_argument("path", help="the picture's path, or '-' to read one path per line from standard input")
+    image.add_argument("--json", action="store_true", help="print one JSON object per picture")
+    image.add_argument("--lang", type=language_argument, metavar="|".join(languages.LANGUAGES),
+                       help="answer language (default: the text's)")
+    image.set_defaults(func=cmd_image)
+
     check = sub.add_parser("check", help="validate a knowledge base folder")
     check.add_argument("kb_dir", nargs="?", help="the folder (default: knowledge/)")
     check.set_defaults(func=cmd_check)
@@ -280,7 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--folds", type=int, metavar="K", help="also cross-validate the whole pipeline in K folds")
     ev.add_argument("--quiet", action="store_true", help="figures only: no misses, no confusion summary")
+    ev.add_argument("--json", action="store_true", help="figures as one JSON object: files (by path) and crossvalidation")
     ev.set_defaults(func=cmd_eval)
+
+    exp = sub.add_parser("export", help="write the knowledge base's phrasings, out-of-scope questions and labelled "
+                                        "messages as an open dataset, with its dataset card")
+    exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="file format (default: jsonl)")
+    exp.add_argument("--out", default="dataset", metavar="DIR", help="folder to write into (default: dataset/)")
+    exp.set_defaults(func=cmd_export)
 
     run = sub.add_parser("run", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN or the config)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: config.yaml; see config.example.yaml)")

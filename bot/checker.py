@@ -296,7 +296,8 @@ class MessageChecker:
             tail = [kb.ui["check_next_risky_no_codes" if "验证码" in first.zh else "check_next_risky"]]
         else:
             return NextStep(kb.ui["check_next_risky"], topic.official_paths)
-        advice = Localized("".join([first.zh, *(t.zh for t in tail)]), " ".join([first.en, *(t.en for t in tail)]))
+        advice = Localized("".join([first.zh, *(t.zh for t in tail)]), " ".join([first.en, *(t.en for t in tail)]),
+                           first.wording)
         return NextStep(advice, topic.official_paths)
 
     def _affirmed_match(self, pattern: re.Pattern[str], norm: str) -> re.Match[str] | None:

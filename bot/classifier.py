@@ -20,7 +20,9 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -205,52 +207,147 @@ def model_key(samples: Sequence[Sample], labels: Sequence[str], c: float,
     return digest.hexdigest()[:20]
 
 
+# Models of one kind kept in the cache: the serving knowledge base's, a curator's draft's
+# and those of a few other checkouts or test folders sharing the cache, without retraining
+# each time one of them is loaded again.
+KEEP_MODELS = 6
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One model to have: its name in the cache and what it is trained from."""
+
+    name: str
+    samples: Sequence[Sample]
+    labels: Sequence[str]
+    c: float = 10.0
+    class_weight: dict[str, float] | None = None
+    min_df: int = 1
+
+    def path(self, cache_dir: Path) -> Path:
+        return cache_dir / f"{self.name}-{model_key(self.samples, self.labels, self.c, self.class_weight, self.min_df)}.npz"
+
+    def train(self) -> LinearModel:
+        return train(self.samples, self.labels, self.c, self.class_weight, self.min_df)
+
+
 def cached_model(cache_dir: Path, name: str, samples: Sequence[Sample], labels: Sequence[str],
                  c: float = 10.0, class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
-    """The model for these samples: from the cache when it was trained on exactly them, else trained now.
+    """The model for these samples: from the cache when it was trained on exactly them, else trained now."""
+    return cached_models(cache_dir, [TrainingJob(name, samples, labels, c, class_weight, min_df)])[0]
 
-    Training runs in a child process, so that scikit-learn and SciPy (some 150
-    MB) never stay in a long-running bot's memory; if the child cannot run or
-    the cache cannot be written, training happens here.
+
+def cached_models(cache_dir: Path, jobs: Sequence[TrainingJob]) -> list[LinearModel]:
+    """Each job's model: from the cache when trained on exactly its data, else trained now, all at once.
+
+    Training runs in child processes, one per model and side by side, so that
+    scikit-learn and SciPy (some 150 MB) never stay in a long-running bot's
+    memory. A lock file per model makes processes that want the same model
+    (web and run reloading the same knowledge base) train it once: the second
+    waits, then loads what the first saved. If a child cannot run or the cache
+    cannot be written, training happens here.
     """
-    key = model_key(samples, labels, c, class_weight, min_df)
-    path = cache_dir / f"{name}-{key}.npz"
-    try:
-        return LinearModel.load(path)
-    except (OSError, ValueError, KeyError):
-        pass
+    paths = [job.path(cache_dir) for job in jobs]
+    models: list[LinearModel | None] = [_load_cached(path) for path in paths]
+    missing = [i for i, model in enumerate(models) if model is None]
+    if not missing:
+        return models  # type: ignore[return-value]
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        if _train_in_child(path, samples, labels, c, class_weight, min_df):
-            model = LinearModel.load(path)
-        else:
-            model = train(samples, labels, c, class_weight, min_df)
-            model.save(path)
-        for old in cache_dir.glob(f"{name}-*.npz"):
-            if old != path:
-                with contextlib.suppress(OSError):
-                    old.unlink()
-        return model
+        with contextlib.ExitStack() as locks:
+            for i in sorted(missing, key=lambda i: paths[i]):  # one order for everyone: no deadlock
+                locks.enter_context(_file_lock(paths[i].with_suffix(".lock")))
+            children = {}
+            for i in missing:
+                models[i] = _load_cached(paths[i])  # trained by another process while this one waited
+                if models[i] is None:
+                    children[i] = _start_child(paths[i], jobs[i])
+            for i, child in children.items():
+                models[i] = _load_cached(paths[i]) if _child_succeeded(child) else None
+                if models[i] is None:
+                    models[i] = jobs[i].train()
+                    models[i].save(paths[i])
+        for name in {jobs[i].name for i in missing}:
+            _prune(cache_dir, name)
     except (OSError, ValueError, KeyError):
         # A read-only cache still answers, only without the fast start.
-        return train(samples, labels, c, class_weight, min_df)
+        for i in missing:
+            if models[i] is None:
+                models[i] = jobs[i].train()
+    return models  # type: ignore[return-value]
 
 
-def _train_in_child(path: Path, samples, labels, c: float, class_weight, min_df: int) -> bool:
-    """Train and save to `path` in a fresh interpreter; True when it did."""
-    job = path.with_suffix(f".job{os.getpid()}.json")
-    job.write_text(json.dumps({"samples": [[n, list(t), *map(list, rest)] for n, t, *rest in samples], "labels": list(labels), "c": c,
-                               "class_weight": class_weight, "min_df": min_df, "path": str(path)},
-                              ensure_ascii=False), encoding="utf-8")
+def _load_cached(path: Path) -> LinearModel | None:
     try:
-        result = subprocess.run([sys.executable, "-m", "bot.classifier", str(job)], capture_output=True,
-                                timeout=3600, cwd=Path(__file__).resolve().parent.parent)
-        return result.returncode == 0 and path.exists()
-    except (OSError, subprocess.SubprocessError):
+        model = LinearModel.load(path)
+    except (OSError, ValueError, KeyError):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept by _prune
+    return model
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock between processes (and threads) on a lock file; none where flock is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Windows
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _prune(cache_dir: Path, name: str) -> None:
+    """Keep the KEEP_MODELS most recently used models of a kind (a few MB each), and their lock files."""
+    found = []
+    for path in cache_dir.glob(f"{name}-*.npz"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime, path))
+    found.sort(reverse=True)
+    for _, old in found[KEEP_MODELS:]:
+        for stale in (old, old.with_suffix(".lock")):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _start_child(path: Path, job: TrainingJob) -> tuple[subprocess.Popen, Path] | None:
+    """A fresh interpreter training `job` and saving it to `path`; None if it cannot start."""
+    spec = path.with_suffix(f".job{os.getpid()}-{threading.get_ident()}.json")
+    spec.write_text(json.dumps({"samples": [[n, list(t), *map(list, rest)] for n, t, *rest in job.samples],
+                                "labels": list(job.labels),
+                                "c": job.c, "class_weight": job.class_weight, "min_df": job.min_df,
+                                "path": str(path)}, ensure_ascii=False), encoding="utf-8")
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "bot.classifier", str(spec)], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   cwd=Path(__file__).resolve().parent.parent)
+    except OSError:
+        with contextlib.suppress(OSError):
+            spec.unlink()
+        return None
+    return process, spec
+
+
+def _child_succeeded(child: tuple[subprocess.Popen, Path] | None) -> bool:
+    if child is None:
+        return False
+    process, spec = child
+    try:
+        process.communicate(timeout=3600)
+        return process.returncode == 0
+    except subprocess.SubprocessError:
+        process.kill()
+        process.wait()
         return False
     finally:
         with contextlib.suppress(OSError):
-            job.unlink()
+            spec.unlink()
 
 
 if __name__ == "__main__":  # the child of _train_in_child

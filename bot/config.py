@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit.messages", int, 8, "Messages one user may send per window before the bot pauses for them."),
     Setting("rate_limit.window_seconds", int, 30, "Length of the rate-limit window, in seconds."),
     Setting("knowledge.dir", str, "", "Knowledge base folder; empty: knowledge/ beside the package."),
+    Setting("knowledge.watch_seconds", float, 2.0, "How often `web` and `run` look for a changed knowledge folder "
+            "and reload it, in seconds; 0: only on SIGHUP or a curator's publish."),
     Setting("web.host", str, "127.0.0.1", "Address the web page listens on (keep 127.0.0.1 behind a TLS proxy)."),
     Setting("web.port", int, 8080, "Port the web page listens on."),
     Setting("web.public_url", str, "", "The page's public address (https://…), for links in WeChat replies and share links; empty: none."),
@@ -47,6 +49,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wechat.token", str, "", "WeChat Official Account: the server Token; empty: no /wechat endpoint.", env="WECHAT_TOKEN"),
     Setting("wechat.app_id", str, "", "WeChat Official Account: AppID, needed for the encrypted (安全) mode."),
     Setting("wechat.encoding_aes_key", str, "", "WeChat Official Account: EncodingAESKey of the encrypted mode; empty: plain mode.", env="WECHAT_ENCODING_AES_KEY"),
+    Setting("curate.token", str, "", "The curator page /curate: the token curators log in with; empty: no curator page.",
+            env="CURATE_TOKEN"),
+    Setting("curate.folds", int, 5, "The curator page: folds of the cross-validation shown before and after a change."),
     Setting("logging.level", str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -111,6 +116,14 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
         if value <= 0:
             raise UserError(f"{where}: {setting.key} must be positive")
         return value
+    if setting.kind is float:
+        try:
+            number = float(value) if not isinstance(value, bool) else -1.0
+        except (TypeError, ValueError):
+            number = -1.0
+        if not number >= 0 or number == float("inf"):
+            raise UserError(f"{where}: {setting.key} must be a number of 0 or more, not {value!r}")
+        return number
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise UserError(f"{where}: {setting.key} must be a string, not {value!r}")
     value = str(value).strip()

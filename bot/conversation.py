@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Union
 
 from . import languages
@@ -20,6 +20,9 @@ from .checker import MessageChecker, Verdict
 from .knowledge import NOTICE_REASONS, Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
 from .notices import UNKNOWN, NoticeReader, NoticeReading
+from .privacy import mask_personal_data
+from .reading import LinkFact, PictureReader, Reading, links_in
+from .reload import LiveKnowledge
 from .store import Store
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
@@ -100,6 +103,7 @@ class Checked:
     text: str  # what was checked: a channel may offer to read it as a question instead
     lang: str
     offer_question: bool  # routed here by guess, not asked for: offer "I meant it as a question"
+    links: tuple[LinkFact, ...] = ()  # the addresses in the text (and a picture's QR codes), explained
 
 
 @dataclass(frozen=True)
@@ -145,27 +149,82 @@ class Notice:
     lang: str
 
 
-Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice]
+@dataclass(frozen=True)
+class Pictured:
+    """A picture's reply: what was read from it (shown, so that a misreading shows), then the reply to that text."""
+
+    text: str  # everything read, line by line
+    codes: tuple[LinkFact, ...]  # the picture's QR codes, explained
+    reply: "Reply"  # to the text: a card, a verdict, the checklist… or a notice (nothing could be read)
+    lang: str
+
+    @property
+    def excerpt(self) -> str:
+        """The read text as the reply quotes it: one line, shortened, personal data masked."""
+        flat = " / ".join(line.strip() for line in self.text.splitlines() if line.strip())
+        flat = mask_personal_data(flat)
+        return flat if len(flat) <= PICTURE_EXCERPT else flat[:PICTURE_EXCERPT - 1] + "…"
+
+    @property
+    def risk(self) -> str | None:
+        return self.reply.verdict.risk if isinstance(self.reply, Checked) else None
+
+
+Reply = Union[Card, Choices, NoAnswer, Checked, ChecklistQuestion, Checklist, Notice, Pictured]
+# Characters of a picture's text quoted back to the sender.
+PICTURE_EXCERPT = 120
+RISK_RANK = {"low": 0, "medium": 1, "high": 2}
+PARAGRAPH_MIN = 6  # letters, digits or characters of a paragraph the matcher is asked about on its own
+LINK_TOPIC = "suspicious-links-apps"  # the topic of a verdict that only a disguised address made risky
 
 
 class Conversation:
-    """One knowledge base's conversations with everyone, on every channel.
+    """The conversations with everyone, on every channel, over the knowledge base being served.
 
     A user is a string that is stable for a person on a channel ("123" for a
     Telegram user, "web:…" for a browser, "wx:…" for a WeChat follower).
+    `knowledge` (bot/reload.py) supplies the matcher and checker of the
+    bundle the request pinned, so a live reload never mixes two knowledge bases
+    in one reply; without it, `matcher` and `checker` are served as they are.
     """
 
-    def __init__(self, matcher: Matcher, checker: MessageChecker, store: Store,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.matcher = matcher
-        self.checker = checker
+    def __init__(self, matcher: Matcher | None, checker: MessageChecker | None, store: Store,
+                 clock: Callable[[], float] = time.time, knowledge: LiveKnowledge | None = None) -> None:
+        if knowledge is None:
+            assert matcher is not None, "a matcher or live knowledge is needed"
+            knowledge = LiveKnowledge.fixed(matcher, checker)
+        self.knowledge = knowledge
         self.store = store
         self.clock = clock
-        self.notices = NoticeReader(matcher.kb.ban_notices)
+        self._notices: tuple[KnowledgeBase, NoticeReader] | None = None
+        # Pictures are read off the event loop, a few at a time; the OCR models load on the first one.
+        self._pictures = PictureReader(self.kb.domains)
+
+    @property
+    def notices(self) -> NoticeReader:
+        """The ban-notice reader of the knowledge base this request pinned (again after a reload)."""
+        kb = self.kb
+        if self._notices is None or self._notices[0] is not kb:
+            self._notices = (kb, NoticeReader(kb.ban_notices))
+        return self._notices[1]
+
+    @property
+    def pictures(self) -> PictureReader:
+        """The one picture reader (its models load once), reading links with the pinned knowledge base's domains."""
+        self._pictures.domains = self.kb.domains
+        return self._pictures
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
     def text(self, key: str, lang: str) -> str:
         return self.kb.text(key, lang)
@@ -216,13 +275,13 @@ class Conversation:
         if number is not None and 1 <= number <= len(topics):
             situation = offered.get("situation") if isinstance(offered.get("situation"), str) else None
             return self.open(user, topics[number - 1], lang, situation=situation)
-        verdict = self.checker.check_message(text)
+        verdict, links = self.check_links(text)
         if self.checker.reads_like_a_message(text, verdict):
-            return Checked(verdict, text, lang, offer_question=True)
+            return Checked(verdict, text, lang, offer_question=True, links=links)
         reply = self.question(user, text, lang)
         if isinstance(reply, NoAnswer) and reply.fallback is None and self.checker.asks_nothing(text):
             # No question in it and no answer for it: a pasted message, and the person wants to know if it is safe.
-            return Checked(verdict, text, lang, offer_question=True)
+            return Checked(verdict, text, lang, offer_question=True, links=links)
         if isinstance(reply, Card) and verdict.context == "notice" and not self._suits_notice(reply.topic.id, text):
             # The person's own ban notice: never a card about a reason it does not state.
             return self.open(user, self.kb.ban_notices.topics[0], lang, situation=reply.situation, whole=False)
@@ -249,6 +308,16 @@ class Conversation:
         match = self.matcher.match_followup(text, previous)
         return self.reply_to_match(user, text, match, lang, private)
 
+    def as_question(self, user: str, text: str, lang: str | None = None) -> Reply:
+        """A message the checker took for an ad, which its sender says they meant as a question.
+
+        Answered as a question, and kept (masked) for curators: the checker's routing
+        or the knowledge base may need a phrasing.
+        """
+        if text.strip():
+            self.store.record_unanswered(text, languages.detect(text), kind="as_question")
+        return self.question(user, text, lang)
+
     def reply_to_match(self, user: str, text: str, match: Match, lang: str, private: bool = True) -> Reply:
         kb = self.kb
         if private and match.decision != "suggest" and self._offered(user):
@@ -256,9 +325,12 @@ class Conversation:
         if match.decision == "answer" and match.topic:
             return self.open(user, match.topic, lang, remember=private, situation=match.situation, whole=False)
         if match.decision == "suggest" and match.topic and not private:
+            self.store.record_unanswered(text, match.lang, kind="low")
             ids = [match.topic] + [a.topic for a in match.alternatives]
             return Choices(tuple(kb.topics[t] for t in ids if t in kb.topics), lang, match.situation)
         if match.decision == "suggest" and match.topic:
+            # An unsure answer: a curator may add the question as a phrasing of the topic it meant.
+            self.store.record_unanswered(text, match.lang, kind="low")
             return self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
         self.store.record_unanswered(text, match.lang)
         return NoAnswer(lang, kb.fallbacks.get(match.fallback))
@@ -294,7 +366,84 @@ class Conversation:
         lang = lang or self.language(user, text)
         if not text.strip():
             return Notice("check_usage", lang)
-        return Checked(self.checker.check_message(text), text, lang, offer_question)
+        verdict, links = self.check_links(text)
+        return Checked(verdict, text, lang, offer_question, links)
+
+    def check_links(self, text: str, codes: tuple[LinkFact, ...] = ()) -> tuple[Verdict, tuple[LinkFact, ...]]:
+        """The checker's verdict, with the addresses of the text (and QR codes) explained.
+
+        A disguised address (a lookalike, punycode, a bare IP, a shortener) makes an
+        ad at least as risky as the address alone; a warning that quotes one stays a warning.
+        """
+        verdict = self.checker.check_message(text) if text.strip() else self._empty_verdict()
+        links = tuple(codes) + links_in(text, self.kb.domains)
+        worst = max((f.risk for f in links if f.risk and (f.in_qr or verdict.context in ("ad", "notice"))),
+                    key=RISK_RANK.__getitem__, default=None)
+        if worst is not None and RISK_RANK[worst] > RISK_RANK[verdict.risk]:
+            topics = verdict.topics or ((LINK_TOPIC,) if LINK_TOPIC in self.kb.topics else ())
+            verdict = replace(verdict, risk=worst, context="ad", topics=topics,
+                              next_step=self.checker.next_step(worst, list(topics), verdict.flags, verdict.medium))
+        return verdict, links
+
+    def _picture_match(self, text: str) -> Match:
+        """The matcher on a picture's whole text, else on each of its paragraphs, the newest (lowest) first:
+        a chat screenshot holds a name, a greeting and the one message that asks something."""
+        match = self.matcher.match_question(text)
+        if match.decision == "answer":
+            return match
+        paragraphs = [p for p in text.splitlines() if sum(c.isalnum() for c in p) >= PARAGRAPH_MIN]
+        for paragraph in reversed(paragraphs if len(paragraphs) > 1 else []):
+            candidate = self.matcher.match_question(paragraph)
+            if candidate.decision == "answer":
+                return candidate
+        return match
+
+    def _empty_verdict(self) -> Verdict:
+        return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
+
+    def picture(self, user: str, reading: Reading, fallback_lang: str | None = None,
+                lang: str | None = None) -> Pictured:
+        """A picture's text and QR codes, read as a person holding the screenshot means them.
+
+        In the /banned checklist, a screenshot of the ban notice answers its question.
+        Otherwise a notice or a question the bot can answer gets its card, and
+        anything else (an ad, a DM, a poster, a code alone) gets a verdict.
+        """
+        text = reading.text.strip()
+        lang = lang or self.language(user, text, fallback_lang)
+        if not text and not reading.codes:
+            return Pictured("", (), Notice("picture_no_text", lang), lang)
+        state = self._flow(user)
+        if text and state is not None and state.get("step") == "notice":
+            return Pictured(text, reading.codes, self._finish_checklist(user, state, self.read_notice(text), lang), lang)
+        verdict, links = self.check_links(text, reading.codes)
+        checked = Checked(verdict, text, lang, offer_question=False, links=links)
+        # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
+        # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).
+        hunch = verdict.learned_only and not verdict.flags and not any(f.risk for f in links)
+        if not text or (verdict.risk != "low" and not hunch):
+            return Pictured(text, reading.codes, checked, lang)
+        # A screenshot has several lines and reads like a pasted message, so that test is not asked here.
+        match = self._picture_match(text)
+        notice_topics = self.kb.ban_notices.topics
+        if match.decision == "answer" and match.topic:
+            topic = match.topic
+            if verdict.context == "notice" and notice_topics and not self._suits_notice(topic, text):
+                topic = notice_topics[0]  # the reader's own ban notice: never a card about a reason it does not state
+            return Pictured(text, reading.codes, self.open(user, topic, lang, situation=match.situation, whole=False), lang)
+        if verdict.context == "notice" and notice_topics:
+            # The platform's notice about the reader's account, in words the matcher is unsure of: the card every notice suits.
+            card = self.open(user, notice_topics[0], lang, situation=match.situation, whole=False)
+            return Pictured(text, reading.codes, card, lang)
+        if hunch and verdict.risk != "low":
+            return Pictured(text, reading.codes, checked, lang)
+        # Half-recognised (a notice in unusual words): the likely cards to choose from, unless the
+        # text is a warning, news or a group's rules, which ask nothing.
+        if match.decision == "suggest" and match.topic and verdict.context in ("ad", "question") \
+                and not self.checker.reads_like_a_message(text, verdict):
+            choices = self.offer(user, [match.topic] + [a.topic for a in match.alternatives], lang, match.situation)
+            return Pictured(text, reading.codes, choices, lang)
+        return Pictured(text, reading.codes, checked, lang)
 
     def vote(self, user: str, topic_id: str, up: bool) -> bool:
         """Feedback on a card: one vote per person and card (a second press replaces the first)."""

@@ -57,6 +57,13 @@ class EvalReport:
     def rejection_rate(self) -> float:
         return self.rejected / self.out_of_scope if self.out_of_scope else 1.0
 
+    def figures(self) -> dict:
+        """The counts and rates, for machines (`eval --json`, the curator page)."""
+        return {"in_scope": self.in_scope, "top1": round(self.top1_rate, 4), "top3": round(self.top3_rate, 4),
+                "out_of_scope": self.out_of_scope, "rejection": round(self.rejection_rate, 4),
+                "situated": self.situated,
+                "situation": round(self.first_right / self.situated, 4) if self.situated else None}
+
     def add(self, other: "EvalReport") -> None:
         for name in ("in_scope", "top1", "top3", "out_of_scope", "rejected", "situated", "first_right"):
             setattr(self, name, getattr(self, name) + getattr(other, name))

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .languages import base_of, localize
+from .languages import CONVERTED, Wording, base_of, localize
 from .regex_shape import super_linear_problems
 from .text import SynonymTable, clean_input, has_cjk
 
@@ -37,6 +37,8 @@ MIN_SITUATION_QUESTIONS = 8
 # Which app an official path is for; "any" (the default) suits every platform (110, 96110 ...).
 # Channels that show one platform's paths (the /banned checklist) filter on it.
 PATH_PLATFORMS = ("wechat", "qq", "any")
+# What a card's source is: a source document (its file name) or a public fact (where it is published).
+SOURCE_KINDS = ("seed", "public")
 _PUNCT = re.compile(r"[\s.,!?;:'\"，。！？；：、“”‘’（）()\-]+")
 
 # Every field of a topic file, with whether it is required and what it means.
@@ -51,7 +53,8 @@ TOPIC_FIELDS: dict[str, tuple[bool, str]] = {
     "answer": (True, f"{{zh, en}} plain-text steps, at most {MAX_ANSWER} characters each"),
     "official_paths": (True, "list of {name: {zh, en}, how: {zh, en}, platform: wechat|qq|any (optional)}"),
     "warnings": (False, "list of {zh, en}: what not to do"),
-    "sources": (True, "list of {seed, zh, en}: the source document and the line users see naming it"),
+    "sources": (True, "list of {seed or public, supports, zh, en}: a source document or a published public fact, "
+                      "what the card takes from it, and the line users see naming it"),
     "related": (True, "other topic ids"),
     "requires": (False, "words of which a question must hold one for the topic to win outright"),
     "first": (True, "{zh, en} the direct answer to the general reader, at most two lines"),
@@ -178,6 +181,31 @@ UI_KEYS = (
     "guard_status_delete",
     "guard_status_off",
     "guard_warning",
+    "picture_read",
+    "picture_qr",
+    "picture_links",
+    "picture_no_text",
+    "picture_not_image",
+    "picture_too_big",
+    "picture_too_many_pixels",
+    "picture_broken",
+    "picture_busy",
+    "picture_timeout",
+    "picture_send_text",
+    "picture_send_text_page",
+    "link_official",
+    "link_lookalike",
+    "link_punycode",
+    "link_ip",
+    "link_shortener",
+    "link_other",
+    "code_payment",
+    "code_group",
+    "code_contact",
+    "code_text",
+    "web_picture_label",
+    "web_picture_send",
+    "web_picture_hint",
 )
 
 
@@ -195,10 +223,13 @@ class Localized:
 
     zh: str
     en: str
+    # The knowledge base's corrections of the Traditional converter (traditional.yaml), carried by
+    # every string it loads so that each one reads the same in every channel.
+    wording: Wording | None = field(default=None, compare=False, repr=False)
 
     def get(self, lang: str) -> str:
         """The text in a language of bot.languages: the English, or the Chinese in that language's script."""
-        return self.en if base_of(lang) == "en" else localize(self.zh, lang)
+        return self.en if base_of(lang) == "en" else localize(self.zh, lang, self.wording)
 
 
 @dataclass(frozen=True)
@@ -214,10 +245,17 @@ class OfficialPath:
 
 @dataclass(frozen=True)
 class Source:
-    """A source document: its file name for curators and tests, and the citation users read."""
+    """Where a card's facts come from, for curators and tests, and the citation users read.
 
-    seed: str
+    Either a source document (`seed`, its file name) or a published public fact
+    (`public`: where it is published, such as a law's text); `supports` says what
+    the card takes from it.
+    """
+
+    seed: str | None
     citation: Localized
+    supports: str = ""
+    public: str | None = None
 
 
 @dataclass(frozen=True)
@@ -391,6 +429,34 @@ class LabelledMessage:
 
 
 @dataclass(frozen=True)
+class OfficialDomain:
+    """A web domain known to be an official channel, and where that is said."""
+
+    domain: str
+    name: Localized
+    source: str
+
+
+@dataclass(frozen=True)
+class KnownPrefix:
+    """A QR payload or address prefix of a kind (a payment code, a group invitation, a contact card)."""
+
+    prefix: str
+    name: Localized
+
+
+@dataclass(frozen=True)
+class Domains:
+    """domains.yaml: what the bot knows of web addresses, for QR codes and links in any text."""
+
+    official: tuple[OfficialDomain, ...] = ()
+    shorteners: frozenset[str] = frozenset()
+    payment: tuple[KnownPrefix, ...] = ()
+    groups: tuple[KnownPrefix, ...] = ()
+    contacts: tuple[KnownPrefix, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     root: Path
     topics: dict[str, Topic]
@@ -403,6 +469,9 @@ class KnowledgeBase:
     situation_kinds: dict[str, SituationKind] = field(default_factory=dict)
     fallbacks: "Fallbacks" = field(default_factory=lambda: Fallbacks())
     ban_notices: BanNotices = field(default_factory=BanNotices)
+    wording: Wording = field(default_factory=Wording)  # traditional.yaml: the converter's corrections
+    app_labels: tuple[str, ...] = ()  # traditional.yaml: the app's own words the cards quote in 「…」
+    domains: Domains = field(default_factory=Domains)  # official domains, shorteners, payment codes
 
     @property
     def userdict(self) -> Path:
@@ -496,10 +565,11 @@ _MISSING = object()  # a required field that is absent: reported once, not again
 class _TopicChecker:
     """Turns one topic file's data into a Topic, or records why it cannot."""
 
-    def __init__(self, reader: _FileReader, data: Any, topic_id: str) -> None:
+    def __init__(self, reader: _FileReader, data: Any, topic_id: str, wording: Wording | None = None) -> None:
         self.reader = reader
         self.data = data
         self.topic_id = topic_id
+        self.wording = wording
         self.ok = True
 
     def fail(self, fieldname: str, message: str) -> None:
@@ -521,10 +591,10 @@ class _TopicChecker:
 
     def localized(self, value: Any, fieldname: str, max_len: int | dict[str, int] | None = None) -> Localized:
         if value is _MISSING:
-            return Localized("", "")
+            return Localized("", "", self.wording)
         if not isinstance(value, dict):
             self.fail(fieldname, "must have 'zh' and 'en'")
-            return Localized("", "")
+            return Localized("", "", self.wording)
         for key in value:
             if key not in LANGS:
                 self.fail(f"{fieldname}.{key}", "unknown language (only zh and en)")
@@ -534,7 +604,8 @@ class _TopicChecker:
         limits = max_len if isinstance(max_len, dict) else dict.fromkeys(LANGS, max_len)
         return Localized(
             *(self.string(value.get(lang), f"{fieldname}.{lang}", limits[lang]) if lang not in missing else ""
-              for lang in LANGS)
+              for lang in LANGS),
+            self.wording,
         )
 
     def string_list(self, value: Any, fieldname: str, min_len: int = 1) -> tuple[str, ...]:
@@ -578,10 +649,21 @@ class _TopicChecker:
     def citation(self, source: dict, fieldname: str) -> Localized:
         # A source line is read by users in the card's language: the English one
         # names the document in English (a Chinese title goes into words).
-        text = Localized(*(self.string(source.get(lang, _MISSING), f"{fieldname}.{lang}") for lang in LANGS))
+        text = Localized(*(self.string(source.get(lang, _MISSING), f"{fieldname}.{lang}") for lang in LANGS), self.wording)
         if has_cjk(text.en):
             self.fail(f"{fieldname}.en", "contains Chinese characters; say it in English")
         return text
+
+    def source(self, source: dict, fieldname: str) -> Source:
+        # A source is a document (seed) or a public fact with where it is published, never both or neither.
+        kinds = [key for key in SOURCE_KINDS if key in source]
+        if len(kinds) != 1:
+            self.fail(fieldname, "needs exactly one of 'seed' (a source document) or 'public' (where a public fact "
+                                 "is published)")
+        seed = self.string(source["seed"], f"{fieldname}.seed") if "seed" in source else None
+        public = self.string(source["public"], f"{fieldname}.public") if "public" in source else None
+        supports = self.string(source.get("supports", _MISSING), f"{fieldname}.supports")
+        return Source(seed, self.citation(source, fieldname), supports, public)
 
     def situations(self, value: Any, kinds: set[str]) -> tuple[Situation, ...]:
         items = self.mapping_list(value, "situations", ("id", "first", "questions"), min_len=0)
@@ -632,8 +714,9 @@ class _TopicChecker:
         if not isinstance(warnings_raw, list):
             self.fail("warnings", "must be a list")
         sources = [
-            Source(self.string(s.get("seed"), f"sources[{i}].seed"), self.citation(s, f"sources[{i}]"))
-            for i, s in enumerate(self.mapping_list(data.get("sources", _MISSING), "sources", ("seed", *LANGS)))
+            self.source(s, f"sources[{i}]")
+            for i, s in enumerate(self.mapping_list(
+                data.get("sources", _MISSING), "sources", ("supports", *LANGS), optional=SOURCE_KINDS))
         ]
         related_raw = data.get("related", [])
         related = self.string_list(related_raw, "related", min_len=0)
@@ -676,7 +759,7 @@ def _read_list(root: Path, name: str, field: str, shape: str, problems: list[str
     return reader, items
 
 
-def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
+def _load_themes(root: Path, problems: list[str], wording: Wording | None = None) -> tuple[Theme, ...]:
     reader, items = _read_list(root, "themes.yaml", "themes", "{id, title}", problems)
     if items is None:
         return ()
@@ -695,11 +778,11 @@ def _load_themes(root: Path, problems: list[str]) -> tuple[Theme, ...]:
                 f"{reader.where('themes')}: field 'themes[{i}].id': must be a lower-case slug of at most {MAX_ID_LEN} characters"
             )
             continue
-        themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip())))
+        themes.append(Theme(item["id"], Localized(title["zh"].strip(), title["en"].strip(), wording)))
     return tuple(themes)
 
 
-def _load_situation_kinds(root: Path, problems: list[str]) -> dict[str, SituationKind]:
+def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, SituationKind]:
     reader, items = _read_list(root, "situations.yaml", "situations", "{id, label, about}", problems)
     kinds: dict[str, SituationKind] = {}
     for i, item in enumerate(items or []):
@@ -713,7 +796,7 @@ def _load_situation_kinds(root: Path, problems: list[str]) -> dict[str, Situatio
             continue
         if item["id"] in kinds:
             problems.append(f"{where}: id {item['id']!r} listed twice")
-        kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip()))
+        kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip(), wording))
     return kinds
 
 
@@ -804,7 +887,7 @@ def _load_messages(root: Path, topic_ids: set[str], problems: list[str]) -> tupl
     return tuple(messages)
 
 
-def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
+def _load_ui(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, Localized]:
     reader, data = _read_optional(root, "ui.yaml", problems)
     if data is None:
         return {}
@@ -817,7 +900,7 @@ def _load_ui(root: Path, problems: list[str]) -> dict[str, Localized]:
         if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in LANGS):
             problems.append(f"{reader.label}: field 'strings.{key}': needs zh and en strings")
             continue
-        ui[str(key)] = Localized(value["zh"].rstrip("\n"), value["en"].rstrip("\n"))
+        ui[str(key)] = Localized(value["zh"].rstrip("\n"), value["en"].rstrip("\n"), wording)
     for key in UI_KEYS:
         if key not in strings:
             problems.append(f"{reader.label}: field 'strings.{key}': missing (the bot needs it)")
@@ -888,7 +971,8 @@ def _red_flag_examples(value: Any, where: str, problems: list[str],
     return examples
 
 
-def _next_steps(value: Any, where: str, media: set[str], problems: list[str]) -> dict[str, Localized]:
+def _next_steps(value: Any, where: str, media: set[str], problems: list[str],
+                wording: Wording | None = None) -> dict[str, Localized]:
     """A next step by medium: `{any: {zh, en}, <medium>: {zh, en}, ...}`, `any` required."""
     if not isinstance(value, dict) or ANY_MEDIUM not in value:
         problems.append(f"{where}: must be a mapping of medium to {{zh, en}}, with {ANY_MEDIUM!r} for every medium")
@@ -902,7 +986,7 @@ def _next_steps(value: Any, where: str, media: set[str], problems: list[str]) ->
                 or not all(isinstance(text.get(l), str) and text[l].strip() for l in LANGS)):
             problems.append(f"{where}.{medium}: needs exactly zh and en (quote text that has commas)")
             continue
-        steps[str(medium)] = Localized(text["zh"].strip(), text["en"].strip())
+        steps[str(medium)] = Localized(text["zh"].strip(), text["en"].strip(), wording)
     return steps
 
 
@@ -921,7 +1005,7 @@ def _load_media(reader: _FileReader, value: Any, problems: list[str]) -> tuple[t
     return tuple(media)
 
 
-def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> RedFlags:
+def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str], wording: Wording | None = None) -> RedFlags:
     reader, data = _read_optional(root, "red_flags.yaml", problems)
     if data is None:
         return RedFlags()
@@ -964,11 +1048,11 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
             continue
         patterns = _compile_patterns(item["patterns"], f"{where}, field 'patterns'", problems)
         examples = _red_flag_examples(item.get("examples"), where, problems)
-        next_step = _next_steps(item["next_step"], f"{where}, field 'next_step'", medium_ids, problems)
+        next_step = _next_steps(item["next_step"], f"{where}, field 'next_step'", medium_ids, problems, wording)
         notice_reason = item.get("notice_reason", False)
         if not isinstance(notice_reason, bool):
             problems.append(f"{where}, field 'notice_reason': must be true or false")
-        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"]), patterns,
+        flags.append(RedFlag(flag_id, item["topic"], item["weight"], Localized(label["zh"], label["en"], wording), patterns,
                              examples["fires"], examples["silent"], next_step, notice_reason is True))
     cues = {
         key: _compile_patterns(data.get(key), f"{reader.where(key)}: field {key!r}", problems)
@@ -988,7 +1072,7 @@ def _load_red_flags(root: Path, topic_ids: set[str], problems: list[str]) -> Red
         if topic_id not in topic_ids:
             problems.append(f"{where}: no topic {topic_id!r}")
             continue
-        topic_next_steps[topic_id] = _next_steps(steps, where, medium_ids, problems)
+        topic_next_steps[topic_id] = _next_steps(steps, where, medium_ids, problems, wording)
     return RedFlags(tuple(flags), **cues, media=media, notice_topic=notice_topic, topic_next_steps=topic_next_steps)
 
 
@@ -1053,11 +1137,129 @@ def _load_ban_notices(root: Path, topic_ids: set[str], problems: list[str]) -> B
     return BanNotices(read, term, topics)
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+
+
+def _load_domains(root: Path, problems: list[str]) -> Domains:
+    """domains.yaml: official domains (each with its source), shorteners, and kinds of QR payload."""
+    reader, data = _read_optional(root, "domains.yaml", problems)
+    if data is None:
+        return Domains()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping with 'official', 'shorteners', 'payment', 'groups', 'contacts'")
+        return Domains()
+    for key in data:
+        if key not in ("official", "shorteners", "payment", "groups", "contacts"):
+            problems.append(f"{reader.where(str(key))}: unknown field {key!r}")
+
+    def localized(value: Any, where: str) -> Localized | None:
+        if isinstance(value, dict) and all(isinstance(value.get(lang), str) and value[lang].strip() for lang in LANGS):
+            return Localized(value["zh"].strip(), value["en"].strip())
+        problems.append(f"{where}: field 'name': needs zh and en strings")
+        return None
+
+    official = []
+    items = data.get("official")
+    if not isinstance(items, list) or not items:
+        problems.append(f"{reader.where('official')}: field 'official': must be a non-empty list of {{domain, name, source}}")
+        items = []
+    for i, item in enumerate(items):
+        where = f"{reader.where('official')}: official[{i}]"
+        if not isinstance(item, dict) or set(item) != {"domain", "name", "source"}:
+            problems.append(f"{where}: must have exactly domain, name and source (every official domain cites where it is said)")
+            continue
+        domain, source = item["domain"], item["source"]
+        if not isinstance(domain, str) or not _DOMAIN.match(domain):
+            problems.append(f"{where}: field 'domain': {domain!r} is not a lower-case domain name")
+            continue
+        if not isinstance(source, str) or not source.strip():
+            problems.append(f"{where}: field 'source': must say where the domain is given as official")
+            continue
+        name = localized(item["name"], where)
+        if name is not None:
+            official.append(OfficialDomain(domain, name, source.strip()))
+    shorteners = data.get("shorteners") or []
+    if not isinstance(shorteners, list) or not all(isinstance(h, str) and _DOMAIN.match(h) for h in shorteners):
+        problems.append(f"{reader.where('shorteners')}: field 'shorteners': must be a list of lower-case host names")
+        shorteners = []
+
+    def prefixes(field: str) -> tuple[KnownPrefix, ...]:
+        found = []
+        items = data.get(field) or []
+        if not isinstance(items, list):
+            problems.append(f"{reader.where(field)}: field {field!r}: must be a list of {{prefix, name}}")
+            return ()
+        for i, item in enumerate(items):
+            where = f"{reader.where(field)}: {field}[{i}]"
+            prefix = item.get("prefix") if isinstance(item, dict) else None
+            if not isinstance(prefix, str) or not prefix or prefix != prefix.lower():
+                problems.append(f"{where}: field 'prefix': must be a non-empty lower-case string")
+                continue
+            name = localized(item.get("name"), where)
+            if name is not None:
+                found.append(KnownPrefix(prefix, name))
+        return tuple(found)
+
+    return Domains(tuple(official), frozenset(shorteners), prefixes("payment"), prefixes("groups"), prefixes("contacts"))
+
+
+TRADITIONAL_FIELDS = ("fixes", "app_labels")
+ALL_CONVERTED = "all"  # a traditional.yaml `fixes` section that applies to every converted language
+
+
+def _load_traditional(root: Path, problems: list[str]) -> tuple[Wording, tuple[str, ...]]:
+    """traditional.yaml: corrections of the converter's known mistakes, and the app labels cards quote."""
+    reader, data = _read_optional(root, "traditional.yaml", problems)
+    if data is None:
+        return Wording(), ()
+    if not isinstance(data, dict):
+        problems.append(f"{reader.label}: must be a mapping of {' and '.join(TRADITIONAL_FIELDS)}")
+        return Wording(), ()
+    for key in data:
+        if key not in TRADITIONAL_FIELDS:
+            problems.append(f"{reader.where(str(key))}: field {key!r}: unknown field")
+    tables: dict[str, dict[str, str]] = {code: {} for code in CONVERTED}
+    sections = data.get("fixes", {})
+    if not isinstance(sections, dict):
+        problems.append(f"{reader.where('fixes')}: field 'fixes': must be a mapping of language to "
+                        "{wrong form: right form}")
+        sections = {}
+    for section, table in sections.items():
+        where = f"{reader.where('fixes')}: field 'fixes.{section}'"
+        codes = CONVERTED if section == ALL_CONVERTED else (section,) if section in CONVERTED else ()
+        if not codes:
+            problems.append(f"{where}: unknown language ({ALL_CONVERTED}, {', '.join(CONVERTED)})")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{where}: must be a mapping of the converter's wrong form to the right one")
+            continue
+        for wrong, right in table.items():
+            if not (isinstance(wrong, str) and isinstance(right, str) and wrong.strip() and right.strip()):
+                problems.append(f"{where}: {wrong!r}: both forms must be non-empty text")
+            elif wrong == right:
+                problems.append(f"{where}: {wrong!r}: the right form equals the wrong one")
+            else:
+                for code in codes:
+                    if tables[code].get(wrong, right) != right:
+                        problems.append(f"{where}: {wrong!r} is corrected twice for {code}, differently")
+                    tables[code][wrong] = right
+    labels = data.get("app_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) and label.strip() for label in labels):
+        problems.append(f"{reader.where('app_labels')}: field 'app_labels': must be a list of non-empty texts")
+        labels = []
+    elif len(set(labels)) != len(labels):
+        problems.append(f"{reader.where('app_labels')}: field 'app_labels': a label is listed twice")
+    # Longest first, so that a phrase's correction is not undone by a shorter one inside it.
+    fixes = {code: tuple(sorted(table.items(), key=lambda kv: -len(kv[0]))) for code, table in tables.items()}
+    return Wording(fixes), tuple(label.strip() for label in labels)
+
+
 FALLBACK_FIELDS = ("id", "platforms", "problems", "first", "answer")
 FALLBACK_OPTIONAL = ("overrules_cards",)
 
 
-def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[str, int] | None = None) -> Localized | None:
+def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[str, int] | None = None,
+                     wording: Wording | None = None) -> Localized | None:
     if not isinstance(value, dict) or set(value) != set(LANGS) or not all(
             isinstance(value[lang], str) and value[lang].strip() for lang in LANGS):
         problems.append(f"{where}: needs exactly zh and en, each a non-empty string")
@@ -1065,10 +1267,10 @@ def _localized_entry(value: Any, where: str, problems: list[str], max_len: dict[
     for lang in LANGS:
         if max_len and len(value[lang].strip()) > max_len[lang]:
             problems.append(f"{where}.{lang}: {len(value[lang].strip())} characters, at most {max_len[lang]} allowed")
-    return Localized(value["zh"].strip(), value["en"].strip())
+    return Localized(value["zh"].strip(), value["en"].strip(), wording)
 
 
-def _load_fallbacks(root: Path, themes: set[str], problems: list[str]) -> Fallbacks:
+def _load_fallbacks(root: Path, themes: set[str], problems: list[str], wording: Wording | None = None) -> Fallbacks:
     reader, data = _read_optional(root, "fallbacks.yaml", problems)
     items = data.get("fallbacks") if isinstance(data, dict) else None
     if data is not None and (not isinstance(items, list) or not items):
@@ -1097,8 +1299,8 @@ def _load_fallbacks(root: Path, themes: set[str], problems: list[str]) -> Fallba
             problems.append(f"{where}.id: must be a unique lower-case slug")
             continue
         seen.add(item["id"])
-        first = _localized_entry(item["first"], f"{where}.first", problems, MAX_FIRST)
-        answer = _localized_entry(item["answer"], f"{where}.answer", problems, dict.fromkeys(LANGS, MAX_ANSWER))
+        first = _localized_entry(item["first"], f"{where}.first", problems, MAX_FIRST, wording)
+        answer = _localized_entry(item["answer"], f"{where}.answer", problems, dict.fromkeys(LANGS, MAX_ANSWER), wording)
         platforms = _compile_patterns(item["platforms"], f"{where}.platforms", problems)
         problem_patterns = _compile_patterns(item["problems"], f"{where}.problems", problems)
         if first and answer and platforms and problem_patterns:
@@ -1117,9 +1319,10 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     problems: list[str] = []
     if not root.is_dir():
         raise KnowledgeError([f"{root}: knowledge base folder not found"])
-    themes = _load_themes(root, problems)
+    wording, app_labels = _load_traditional(root, problems)
+    themes = _load_themes(root, problems, wording)
     theme_ids = {t.id for t in themes}
-    situation_kinds = _load_situation_kinds(root, problems)
+    situation_kinds = _load_situation_kinds(root, problems, wording)
     topics: dict[str, Topic] = {}
     topic_dir = root / "topics"
     files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
@@ -1140,7 +1343,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             problems.append(f"{reader.where('id')}: duplicate id {declared!r}: also in {declared_ids[declared]}")
         elif isinstance(declared, str):
             declared_ids[declared] = reader.label
-        topic = _TopicChecker(reader, data, path.stem).build(theme_ids, set(situation_kinds))
+        topic = _TopicChecker(reader, data, path.stem, wording).build(theme_ids, set(situation_kinds))
         if topic is not None:
             topics[topic.id] = topic
             readers[topic.id] = reader
@@ -1168,16 +1371,17 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         owner = seen_questions.get(question_key(question))
         if owner:
             problems.append(f"{root.name}/out_of_scope.yaml: {question!r} is also a question of topic {owner!r}")
-    ui = _load_ui(root, problems)
+    ui = _load_ui(root, problems, wording)
     # Against the topic files, not the valid topics: one broken topic is one error, not a cascade.
-    red_flags = _load_red_flags(root, {path.stem for path in files}, problems)
+    red_flags = _load_red_flags(root, {path.stem for path in files}, problems, wording)
     messages = _load_messages(root, {path.stem for path in files}, problems)
-    fallbacks = _load_fallbacks(root, theme_ids, problems)
+    fallbacks = _load_fallbacks(root, theme_ids, problems, wording)
     ban_notices = _load_ban_notices(root, {path.stem for path in files}, problems)
+    domains = _load_domains(root, problems)
     if problems:
         raise KnowledgeError(problems)
     theme_order = {t.id: i for i, t in enumerate(themes)}
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
     return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
-                         fallbacks, ban_notices)
+                         fallbacks, ban_notices, wording, app_labels, domains)

@@ -2,15 +2,17 @@
 
 The knowledge base and the interface strings are written in Simplified Chinese
 and English. Traditional Chinese is derived from the Simplified text with
-OpenCC, with Taiwan wording (s2twp) or Hong Kong wording (s2hk). Everything
-else asks this module: which base text a language reads, how to convert it,
-and which language a question is written in.
+OpenCC, with Taiwan wording (s2twp) or Hong Kong wording (s2hk); text quoted in
+「…」 (a notice, a source, an app's menu label) and titles in 《…》 keep their own
+words and only change script; the knowledge base's `traditional.yaml` corrects the
+converter's known mistakes. Everything else asks this module: which base text
+a language reads, how to convert it, and which language a question is written in.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import opencc
@@ -25,14 +27,22 @@ class Language:
     base: str  # the knowledge base's text it is made from: "zh" or "en"
     opencc: str | None  # OpenCC configuration that derives it from the base, if any
     label: str  # its own name, for language menus
+    # OpenCC configuration for quoted text (「…」, 《…》): the script changes, the words do not
+    # (s2twp would reword a quoted notice's 微信号 into 微訊號 and a menu's 登录 into 登入).
+    verbatim: str | None = None
 
 
 LANGUAGES: dict[str, Language] = {
     "zh": Language("zh", "zh", None, "简体中文"),
-    "zh-Hant": Language("zh-Hant", "zh", "s2twp", "繁體中文"),
-    "zh-HK": Language("zh-HK", "zh", "s2hk", "繁體中文（香港）"),
+    "zh-Hant": Language("zh-Hant", "zh", "s2twp", "繁體中文", "s2tw"),
+    "zh-HK": Language("zh-HK", "zh", "s2hk", "繁體中文（香港）", "s2hk"),
     "en": Language("en", "en", None, "English"),
 }
+# The languages derived by conversion: the ones traditional.yaml may correct.
+CONVERTED = tuple(code for code, language in LANGUAGES.items() if language.opencc)
+# Quoted words and titles: a source's or an app's own wording, a law's or a document's name,
+# converted in script only.
+QUOTED = re.compile(r"「[^「」\n]*」|《[^《》\n]*》")
 DEFAULT = "zh"
 # What a person may type for a language (--lang, /lang, ?lang=): the codes and common aliases.
 ALIASES = {
@@ -41,14 +51,19 @@ ALIASES = {
     "zh-hk": "zh-HK", "zh-mo": "zh-HK", "hk": "zh-HK", "yue": "zh-HK",
     "en": "en", "english": "en",
 }
-# Words OpenCC leaves in a form the region does not use (s2twp writes 賬號 where Taiwan writes 帳號,
-# and 釋出, a software release, for 发布 an announcement), or gets wrong in both
-# (借手机卡, "lend a SIM card", becomes 藉手機卡, "by means of").
-_BOTH = {"藉手機": "借手機"}
-WORDING = {
-    "zh-Hant": {"賬號": "帳號", "賬戶": "帳戶", "賬單": "帳單", "釋出": "發布", **_BOTH},
-    "zh-HK": dict(_BOTH),
-}
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one per loaded knowledge base
+class Wording:
+    """Corrections of the converter's output (traditional.yaml): per language, (wrong, right), longest first."""
+
+    fixes: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def apply(self, code: str, text: str) -> str:
+        for wrong, right in self.fixes.get(code, ()):
+            text = text.replace(wrong, right)
+        return text
+
 # Written Cantonese: characters that standard written Chinese does not use.
 _CANTONESE = re.compile(r"[咗冇嘅佢啲嚟喺咩畀搵揾睇攞嘢乜咁噉嗰哋唔係]|點算|得唔得|俾人")
 
@@ -79,20 +94,25 @@ def base_of(code: str) -> str:
     return LANGUAGES.get(code, LANGUAGES[DEFAULT]).base
 
 
-def localize(text: str, code: str) -> str:
-    """A base-language text in the given language's script and wording."""
+def localize(text: str, code: str, wording: Wording | None = None) -> str:
+    """A base-language text in the given language's script and wording, corrected by `wording`."""
     language = LANGUAGES.get(code)
     if language is None or language.opencc is None or not text:
         return text
-    return _convert(code, text)
+    return _convert(code, text, wording)
 
 
 @lru_cache(maxsize=8192)
-def _convert(code: str, text: str) -> str:
-    text = converter(LANGUAGES[code].opencc).convert(text)
-    for old, new in WORDING.get(code, {}).items():
-        text = text.replace(old, new)
-    return text
+def _convert(code: str, text: str, wording: Wording | None) -> str:
+    language = LANGUAGES[code]
+    words, quoted = converter(language.opencc), converter(language.verbatim or language.opencc)
+    parts, start = [], 0
+    for found in QUOTED.finditer(text):
+        parts += [words.convert(text[start:found.start()]), quoted.convert(found.group(0))]
+        start = found.end()
+    parts.append(words.convert(text[start:]))
+    converted = "".join(parts)
+    return wording.apply(code, converted) if wording is not None else converted
 
 
 _SCRIPT_OF: dict[str, int] = {}  # character -> 1 Traditional only, -1 Simplified only, 0 both or neither

@@ -21,8 +21,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from .classifier import LinearModel, cached_model
-from .classifier import train as train_classifier
+from .classifier import LinearModel, TrainingJob, cached_models
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
 from .pinyin import LATIN_RUN, PinyinDecoder
@@ -96,9 +95,14 @@ class Matcher:
         texts += [(t.id, None, q) for t in kb.topics.values() for q in (*t.keywords, t.title.zh, t.title.en)]
         texts += [(NONE_CLASS, None, q) for q in kb.out_of_scope]
         prepared = normaliser.prepare_many([q for _, _, q in texts])
-        self.model = self._train_classifier([label for label, _, _ in texts], prepared, model_cache)
-        self.situation_model = self._train_situations(
-            [(situation, sample) for (_, situation, _), sample in zip(texts, prepared) if situation], model_cache)
+        jobs = [self._topic_job([label for label, _, _ in texts], prepared)]
+        situation_job = self._situation_job(
+            [(situation, sample) for (_, situation, _), sample in zip(texts, prepared) if situation])
+        jobs += [situation_job] if situation_job else []
+        # From the cache when trained on exactly this knowledge base; else both trained at once.
+        models = cached_models(model_cache, jobs) if model_cache is not None else [job.train() for job in jobs]
+        self.model = models[0]
+        self.situation_model = models[1] if situation_job else None
         columns = {c: i for i, c in enumerate(self.model.classes)}
         self._none_column = columns[NONE_CLASS]
         self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
@@ -118,17 +122,13 @@ class Matcher:
                 single = frozenset(next(iter(t)) for t in token_sets if len(t) == 1)
                 self._requires[topic.id] = (single, [t for t in token_sets if len(t) > 1])
 
-    def _train_classifier(self, labels: list[str], prepared: list[tuple[str, list[str], list[str]]],
-                          cache: Path | None) -> LinearModel:
-        """The topic classifier: from the cache when trained on exactly this knowledge base, else trained now."""
+    def _topic_job(self, labels: list[str], prepared: list[tuple[str, list[str], list[str]]]) -> TrainingJob:
+        """The topic classifier's training: every phrasing, keyword and title, and the reject class."""
         s = self.settings
         min_df = 2 if len(prepared) > s.classifier_prune_from else 1
-        if cache is None:
-            return train_classifier(prepared, labels, s.classifier_c, min_df=min_df)
-        return cached_model(cache, "topics", prepared, labels, s.classifier_c, min_df=min_df)
+        return TrainingJob("topics", prepared, labels, s.classifier_c, min_df=min_df)
 
-    def _train_situations(self, samples: list[tuple[str, tuple[str, list[str], list[str]]]],
-                          cache: Path | None) -> LinearModel | None:
+    def _situation_job(self, samples: list[tuple[str, tuple[str, list[str], list[str]]]]) -> TrainingJob | None:
         """The situation model: which reader a phrasing is (already did it, a relative…), over every topic at once.
 
         Stage and role words (已经、扫了、我妈、群主) mean the same in every
@@ -141,10 +141,7 @@ class Matcher:
         counts = {label: labels.count(label) for label in set(labels)}
         weights = {label: len(labels) / (len(counts) * n) for label, n in counts.items()}
         prepared = [sample for _, sample in samples]
-        c = self.settings.situation_c
-        if cache is None:
-            return train_classifier(prepared, labels, c, class_weight=weights)
-        return cached_model(cache, "situations", prepared, labels, c, class_weight=weights)
+        return TrainingJob("situations", prepared, labels, self.settings.situation_c, class_weight=weights)
 
     def situation_of(self, topic_id: str, norm: str, tokens: list[str] | tuple[str, ...],
                      syllables: list[str]) -> str | None:

@@ -11,12 +11,13 @@ import html
 
 from typing import TYPE_CHECKING
 
-from .knowledge import Fallback, KnowledgeBase, Topic
+from .knowledge import PATH_PLATFORMS, Fallback, KnowledgeBase, OfficialPath, Topic
 
 if TYPE_CHECKING:
     from .checker import Verdict
-    from .conversation import Checklist, Reply
+    from .conversation import Checklist, Pictured, Reply
     from .matcher import Match
+    from .reading import LinkFact
 
 TELEGRAM_LIMIT = 4096
 
@@ -115,6 +116,29 @@ def render_card_html(kb: KnowledgeBase, topic: Topic, lang: str, share_link: str
     if share_link:
         parts.append(f'🔗 <a href="{e(share_link, quote=True)}">{e(share_link)}</a>')
     return split_html_blocks(parts)
+
+
+def short_paths(topic: Topic, at_least: int = 1) -> list[OfficialPath]:
+    """The official paths a short card shows: each app's first (an `any` path serves every app), in card order.
+
+    A short card (a WeChat reply, a text message) reaches WeChat and QQ users
+    alike: a card whose first path is a WeChat menu also shows its first QQ
+    path. Topped up in card order to `at_least` paths.
+    """
+    apps = {p for p in PATH_PLATFORMS if p != "any"}
+    chosen: list[OfficialPath] = []
+    covered: set[str] = set()
+    for path in topic.official_paths:
+        serves = apps if path.platform == "any" else {path.platform}
+        if not serves <= covered:
+            chosen.append(path)
+            covered |= serves
+    for path in topic.official_paths:
+        if len(chosen) >= at_least:
+            break
+        if path not in chosen:
+            chosen.append(path)
+    return sorted(chosen, key=topic.official_paths.index)
 
 
 def render_card_short_html(kb: KnowledgeBase, topic: Topic, lang: str, more_link: str | None, more_label: str,
@@ -220,8 +244,10 @@ def render_checklist_html(kb: KnowledgeBase, checklist: "Checklist") -> str:
 
 def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
     """Any reply of the conversation as plain text, choices numbered (the terminal chat)."""
-    from .conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, NoAnswer, Notice
+    from .conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, NoAnswer, Notice, Pictured
 
+    if isinstance(reply, Pictured):
+        return render_picture_text(kb, reply, render_reply_text(kb, reply.reply))
     if isinstance(reply, Card):
         text = reply_first(kb, reply) + "\n\n" + render_card_text(kb, reply.topic, reply.lang)
         return text + ("\n\n" + kb.text("banned_start", reply.lang) + ": /banned" if reply.offers_checklist else "")
@@ -232,7 +258,8 @@ def render_reply_text(kb: KnowledgeBase, reply: "Reply") -> str:
     if isinstance(reply, NoAnswer):
         return reply_first(kb, reply) + "\n\n" + render_none_text(kb, reply.lang, reply.fallback)
     if isinstance(reply, Checked):
-        return render_verdict_text(kb, reply.verdict, reply.lang)
+        links = render_links_text(kb, reply.links, reply.lang)
+        return render_verdict_text(kb, reply.verdict, reply.lang) + (f"\n\n{links}" if links else "")
     if isinstance(reply, ChecklistQuestion):
         question = kb.text("banned_ask_platform" if reply.step == "platform" else "banned_ask_notice", reply.lang)
         if reply.step == "platform":
@@ -288,7 +315,7 @@ def fit_utf8(text: str, limit: int, tail: str = "") -> str:
 def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str | None = None,
                            footer: tuple[str, ...] = (), limit: int | None = None, paths: int = 2,
                            situation: str | None = None) -> str:
-    """A short card as plain text: the asker's first lines, the title, the first official channels, a warning,
+    """A short card as plain text: the asker's first lines, the title, each app's first official channel, a warning,
     a link to the full card.
 
     `footer` lines (a channel's hint) come before the link; with `limit`, the
@@ -297,7 +324,7 @@ def render_card_short_text(kb: KnowledgeBase, topic: Topic, lang: str, link: str
     lines = [topic.first_lines(situation).get(lang), "", f"【{topic.title.get(lang)}】"]
     if topic.official_paths:
         lines += ["", kb.text("official_paths", lang) + ":"]
-        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in topic.official_paths[:paths]]
+        lines += [f"• {p.name.get(lang)}: {p.how.get(lang)}" for p in short_paths(topic, paths)]
     if topic.warnings:
         lines.append(f"⚠ {topic.warnings[0].get(lang)}")
     tail = ["", *footer]
@@ -435,3 +462,79 @@ def _cut_block(block: str, limit: int) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+# -- pictures: what was read, the codes and links explained, then the reply ------------------
+
+
+def link_line(kb: KnowledgeBase, fact: "LinkFact", lang: str) -> str:
+    """One address or QR payload, explained in a line: official, disguised, a payment code…"""
+    values = {"host": fact.host or "", "domain": fact.domain or "", "imitates": fact.imitates or "",
+              "name": fact.name.get(lang) if fact.name else "", "text": fact.data[:MAX_TRIGGER]}
+    if fact.kind in ("payment", "group", "contact", "text"):
+        key = f"code_{fact.kind}"
+    elif fact.official:
+        key = "link_official"
+    else:
+        key = f"link_{fact.warning or 'other'}"
+    text = kb.text(key, lang)
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+def link_lines(kb: KnowledgeBase, links: tuple, lang: str) -> list[str]:
+    """The QR codes, then the addresses of the text: one line each, a QR code's marked as such."""
+    qr = kb.text("picture_qr", lang)
+    sep = "" if qr.endswith("：") else " "
+    return [f"{qr}{sep}{link_line(kb, f, lang)}" if f.in_qr else link_line(kb, f, lang) for f in links]
+
+
+def render_picture_text(kb: KnowledgeBase, pictured: "Pictured", body: str) -> str:
+    """A picture's reply as plain text: what was read, then `body` (the reply to it, rendered by the channel)."""
+    lang = pictured.lang
+    lines = []
+    if pictured.text:
+        lines.append(kb.text("picture_read", lang).replace("{text}", pictured.excerpt))
+    return "\n".join(lines + ([""] if lines else []) + [body]) if body else "\n".join(lines)
+
+
+def render_links_text(kb: KnowledgeBase, links: tuple, lang: str) -> str:
+    """The links block of a verdict, plain text; empty when there are none."""
+    if not links:
+        return ""
+    return "\n".join([kb.text("picture_links", lang) + ":"] + [f"• {line}" for line in link_lines(kb, links, lang)])
+
+
+def render_links_html(kb: KnowledgeBase, links: tuple, lang: str) -> str:
+    """The links block of a verdict as Telegram HTML; empty when there are none."""
+    if not links:
+        return ""
+    e = html.escape
+    return "\n".join([f"<b>{e(kb.text('picture_links', lang))}</b>"] + [f"• {e(line)}" for line in link_lines(kb, links, lang)])
+
+
+def picture_json(kb: KnowledgeBase, pictured: "Pictured", ms: int) -> dict:
+    """The JSON object of one picture: `image --json` and the web API's /api/image."""
+    from .conversation import Card, Checked, Checklist, Choices
+
+    reply = pictured.reply
+    kind, topic, risk = "none", None, None
+    if isinstance(reply, Card):
+        kind, topic = "card", reply.topic.id
+    elif isinstance(reply, Choices):
+        kind, topic = "choices", reply.topics[0].id if reply.topics else None
+    elif isinstance(reply, Checked):
+        kind, risk = "verdict", reply.verdict.risk
+        topic = reply.verdict.topics[0] if reply.verdict.topics else None
+    elif isinstance(reply, Checklist):
+        kind, topic = "checklist", reply.reason_topic.id
+    return {
+        "text": pictured.text,
+        "qr": [{"data": f.data, "kind": f.kind, "domain": f.domain, "official": f.official} for f in pictured.codes],
+        "reply": kind,
+        "topic": topic,
+        "risk": risk,
+        "ms": ms,
+        "lang": pictured.lang,
+    }

@@ -65,6 +65,9 @@ BATCH_DELAY = 0.2
 # while the database is locked for a long time.
 MAX_PENDING_WRITES = 10_000
 _MISSING = object()
+# The questions a curator's queue gets: no answer ("none"), an unsure "did you mean"
+# ("low"), and a message its sender said they meant as a question ("as_question").
+UNANSWERED_KINDS = ("none", "low", "as_question")
 
 
 class Store:
@@ -79,6 +82,9 @@ class Store:
         self._db.executescript(_SCHEMA)
         if "voter" not in {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}:
             self._db.execute("ALTER TABLE votes ADD COLUMN voter TEXT")
+        if "kind" not in {row[1] for row in self._db.execute("PRAGMA table_info(unanswered)")}:
+            # What a curator's queue shows (bot/curation.py): UNANSWERED_KINDS.
+            self._db.execute("ALTER TABLE unanswered ADD COLUMN kind TEXT NOT NULL DEFAULT 'none'")
         # One vote per user and card; rows from before voters were recorded have none.
         self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS votes_topic_voter ON votes (topic, voter)")
         self._read_lock = threading.Lock()
@@ -130,9 +136,17 @@ class Store:
             (topic, 1 if vote > 0 else -1, time.time(), voter),
         )
 
-    def record_unanswered(self, question: str, lang: str) -> None:
+    def record_unanswered(self, question: str, lang: str, kind: str = "none") -> None:
+        """A question for curators (masked): no answer, an unsure one, or a message meant as a question."""
         masked = mask_personal_data(valid_text(question))[:MAX_STORED_QUESTION]
-        self._enqueue("INSERT INTO unanswered (question, lang, at) VALUES (?, ?, ?)", (masked, lang, time.time()))
+        kind = kind if kind in UNANSWERED_KINDS else "none"
+        self._enqueue("INSERT INTO unanswered (question, lang, at, kind) VALUES (?, ?, ?, ?)",
+                      (masked, lang, time.time(), kind))
+
+    def forget_unanswered(self, questions: list[str]) -> None:
+        """Delete these stored questions (a curator answered, excluded or dismissed them)."""
+        for question in questions:
+            self._enqueue("DELETE FROM unanswered WHERE question = ?", (question,))
 
     def record_view(self, topic: str) -> None:
         with self._cond:
@@ -259,10 +273,20 @@ class Store:
         self.flush()
         with self._read_lock:
             rows = self._db.execute(
-                "SELECT question, COUNT(*) AS n FROM unanswered GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
+                "SELECT question, COUNT(*) AS n FROM unanswered WHERE kind = 'none' "
+                "GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
                 (limit,),
             )
             return [(q, n) for q, n in rows]
+
+    def unanswered_for_curators(self, limit: int = 2000) -> list[tuple[str, str, str, int, float, float]]:
+        """(question, kind, lang, count, first asked, last asked) of the most asked stored questions."""
+        self.flush()
+        with self._read_lock:
+            rows = self._db.execute(
+                "SELECT question, kind, MAX(lang), COUNT(*) AS n, MIN(at), MAX(at) FROM unanswered "
+                "GROUP BY question, kind ORDER BY n DESC, MAX(at) DESC LIMIT ?", (limit,))
+            return [(q, k, lang, n, first, last) for q, k, lang, n, first, last in rows]
 
     def votes_by_topic(self) -> dict[str, tuple[int, int]]:
         self.flush()

@@ -276,6 +276,7 @@ class TextNormaliser:
                   sorted(self._dialect.items()), sorted(self._stopwords), Path(__file__).read_bytes())).encode()
         ).hexdigest()[:16]
         self._cache_dir = jieba_cache.cache_dir
+        self._prepared: dict[str, tuple[str, list[str], list[str]]] = {}  # text -> (normalised, tokens, syllables)
 
     @property
     def cache_dir(self) -> Path:
@@ -295,14 +296,24 @@ class TextNormaliser:
             cached = json.loads(path.read_text(encoding="utf-8"))
             if (isinstance(cached, list) and len(cached) == len(texts)
                     and all(isinstance(n, str) and isinstance(t, list) and isinstance(p, list) for n, t, p in cached)):
-                return [(n, t, p) for n, t, p in cached]
+                result = [(n, t, p) for n, t, p in cached]
+                if len(self._prepared) < 4 * len(texts):
+                    self._prepared.update(zip(texts, result))
+                return result
         except (OSError, ValueError, TypeError):
             pass
         prepared = []
         for text in texts:
-            written = self.normalise(text, synonyms=False)
-            norm = self.fold(written)
-            prepared.append((norm, self.tokens_of_normalised(norm), self.syllables(written)))
+            # A reload after an edit asks again for every text but the new ones: those are remembered.
+            found = self._prepared.get(text)
+            if found is None:
+                written = self.normalise(text, synonyms=False)
+                norm = self.fold(written)
+                found = self._prepared[text] = (norm, self.tokens_of_normalised(norm), self.syllables(written))
+            prepared.append(found)
+        if len(self._prepared) > 4 * len(texts):  # texts of old versions: forgotten, not hoarded
+            wanted = set(texts)
+            self._prepared = {t: v for t, v in self._prepared.items() if t in wanted}
         try:
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")

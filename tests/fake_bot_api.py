@@ -15,7 +15,7 @@ request encoding, retries, error mapping) runs for real; only Telegram is fake::
         assert not fake.rejections
 
 Test-facing API of :class:`FakeBotAPI`: update builders (``push_update``,
-``private_message``, ``group_message``, ``edited_message``, ``photo_message``,
+``private_message``, ``group_message``, ``edited_message``, ``photo_message``, ``document_message``,
 ``anonymous_admin_message``, ``linked_channel_post``, ``bot_rights_changed``,
 ``callback_query``, ``inline_query``, ``sticker_message``), recordings (``calls``, ``calls_for``, ``rejections``,
 ``faults``, ``wait_for``, ``await_calls``, ``summary``), configuration
@@ -68,7 +68,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -931,6 +931,8 @@ _FAULT_DESCRIPTIONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+# getFile: "For the moment, bots can download files of up to 20MB in size."
+GET_FILE_LIMIT = 20 * 1024 * 1024
 _MEDIA_DEFAULTS: dict[str, JSONDict] = {
     "Sticker": {"type": "regular", "width": 512, "height": 512},
     "Video": {"width": 1280, "height": 720, "duration": 1},
@@ -1317,15 +1319,42 @@ class FakeBotAPI:
             return self.push_update({"edited_message": message})
 
     def photo_message(
-        self, user_id: int, caption: str, *, chat_id: int | None = None,
-        caption_entities: list[JSONDict] | None = None,
+        self, user_id: int, caption: str | None, *, chat_id: int | None = None,
+        caption_entities: list[JSONDict] | None = None, data: bytes | None = None,
     ) -> JSONDict:
-        """Queue a photo with a caption from ``user_id`` (private chat unless ``chat_id``)."""
+        """Queue a photo with a caption from ``user_id`` (private chat unless ``chat_id``).
+
+        ``data``: the photo's bytes, downloadable through getFile like a real photo's
+        largest size (the thumbnail is a separate file, as on Telegram).
+        """
         with self._cond:
             user = self._user(user_id)
             chat = self._private_chat(user) if chat_id is None else self._group_chat(chat_id)
             photo = self._media_for("Array of PhotoSize", {}, None)
-            message = self._incoming(chat, user, photo=photo, caption=caption, caption_entities=caption_entities)
+            if data is not None:
+                self._files[photo[-1]["file_id"]] = data
+                photo[-1]["file_size"] = len(data)
+            fields: JSONDict = {"photo": photo}
+            if caption is not None:
+                fields.update(caption=caption, caption_entities=caption_entities)
+            message = self._incoming(chat, user, **fields)
+            return self.push_update({"message": message})
+
+    def document_message(
+        self, user_id: int, data: bytes, *, mime_type: str, file_name: str = "file",
+        chat_id: int | None = None, caption: str | None = None,
+    ) -> JSONDict:
+        """Queue a file sent as a document (an uncompressed picture, say), downloadable through getFile."""
+        with self._cond:
+            user = self._user(user_id)
+            chat = self._private_chat(user) if chat_id is None else self._group_chat(chat_id)
+            file_id = self.add_file(data)
+            document = self._media_object("Document", {"file_id": file_id, "file_name": file_name,
+                                                       "mime_type": mime_type, "file_size": len(data)})
+            fields: JSONDict = {"document": document}
+            if caption is not None:
+                fields["caption"] = caption
+            message = self._incoming(chat, user, **fields)
             return self.push_update({"message": message})
 
     def anonymous_admin_message(self, chat_id: int, text: str) -> JSONDict:
@@ -1415,7 +1444,8 @@ class FakeBotAPI:
         body = handler.read_body()
         file_match = _FILE_PATH_RE.match(split.path)
         if file_match:
-            self._serve_file(handler, file_match.group(1), file_match.group(2))
+            # httpx sends the token's ':' percent-encoded in a download's path; Telegram accepts both.
+            self._serve_file(handler, unquote(file_match.group(1)), unquote(file_match.group(2)))
             return
         match = _API_PATH_RE.match(split.path)
         method_name = match.group(2) if match else split.path
@@ -1618,7 +1648,11 @@ class FakeBotAPI:
 
     def _api_getFile(self, params: JSONDict) -> JSONDict:  # noqa: N802
         file_id = str(params["file_id"])
+        if self.strict and file_id not in self._files:
+            raise ApiError("Bad Request: invalid file_id")
         data = self._files.get(file_id, b"")
+        if len(data) > GET_FILE_LIMIT:  # "bots can download files of up to 20MB in size"
+            raise ApiError("Bad Request: file is too big")
         return {
             "file_id": file_id,
             "file_unique_id": f"U{zlib.crc32(file_id.encode()):08x}",

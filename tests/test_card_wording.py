@@ -24,7 +24,8 @@ LANGUAGES = ["zh", "en"] + (["zh-Hant"] if has_cjk(Localized("后台", "back end
 _to_simplified = opencc.OpenCC("t2s").convert
 
 CURATOR_WORDING = re.compile(
-    r"种子|seed|curator|未注明|未给出日期|日期未给出|未写明年份|not dated|date not given|year not given"
+    r"种子|seed|\bcurator|未注明|未给出日期|日期未给出|未写明年份|not dated|date not given|year not given"
+    r"|我们依据|我们的资料|网上教程|how-to (?:guides|pages)|\bour sources"  # how the knowledge base was made (issue 16)
     r"|[（(][^（）()\n]*\d{4}\s*年?(?:媒体)?报道[^（）()\n]*[)）]"  # "（2014年媒体报道）"-style captions
     r"|\(reported(?: in)? \d{4}",
     re.I,

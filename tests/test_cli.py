@@ -180,9 +180,10 @@ def test_invalid_utf8_anywhere_gives_an_answer_or_one_clear_line(argv, stdin, tm
         assert result.returncode == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
 
 
-def test_traditional_wording_fixes_what_opencc_gets_wrong():
+def test_traditional_wording_fixes_what_opencc_gets_wrong(kb):
+    # The corrections are the knowledge base's (traditional.yaml); tests/test_traditional_wording.py renders everything.
     from bot.languages import localize
 
-    assert localize("卖、租、借手机卡", "zh-Hant") == "賣、租、借手機卡"
-    assert localize("卖、租、借手机卡", "zh-HK") == "賣、租、借手機卡"
-    assert localize("账号被封", "zh-Hant") == "帳號被封"
+    assert localize("卖、租、借手机卡", "zh-Hant", kb.wording) == "賣、租、借手機卡"
+    assert localize("卖、租、借手机卡", "zh-HK", kb.wording) == "賣、租、借手機卡"
+    assert localize("账号被封", "zh-Hant", kb.wording) == "帳號被封"

@@ -41,3 +41,21 @@ def test_a_single_line_longer_than_a_message_is_cut_without_breaking_entities():
     for part in parts:
         parse_html(part)
     assert "".join(parts) == line
+
+
+def test_a_short_card_shows_each_apps_first_channel(kb):
+    # The short plain card (WeChat replies, text channels) reaches WeChat and QQ users alike: a card that
+    # opens with a WeChat menu and has a QQ path shows that too, and one with only WeChat paths shows an
+    # any-app path if it has one.
+    from bot.render import render_card_short_text
+
+    checked = 0
+    for topic in kb.topics.values():
+        for lang in ("zh", "en"):
+            visible = render_card_short_text(kb, topic, lang)
+            for app in ("wechat", "qq"):
+                serving = [p for p in topic.official_paths if p.platform in (app, "any")]
+                if serving:
+                    assert serving[0].name.get(lang) in visible, (topic.id, lang, app)
+                    checked += app == "qq" and topic.official_paths[0].platform == "wechat"
+    assert checked >= 8  # the banned-account cards, in both languages

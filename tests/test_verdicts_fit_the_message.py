@@ -211,7 +211,7 @@ def test_an_overseas_job_ad_warns_of_scam_compounds_not_of_unfreeze_fees(checker
     assert words in advice and re.search(r"缅甸|緬甸|Myanmar", advice)
     assert not re.search(r"解冻|解凍|提现|提現|unfreeze|withdraw", advice), advice
     label = verdict.flags[0].label.get(lang)
-    assert re.search(r"诈骗团伙|詐騙團伙|詐騙集團|fraud gangs", label), label
+    assert re.search(r"诈骗团伙|詐騙團[伙夥]|詐騙集團|fraud gangs", label), label
     shown = parse_html(render_verdict_html(kb, verdict, lang))[0]
     assert words in shown
 

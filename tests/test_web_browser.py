@@ -662,3 +662,70 @@ def test_an_english_question_on_a_chinese_page_gets_an_english_page_and_english_
     p.page.wait_for_load_state()
     assert p.page.locator("html").get_attribute("lang") == "en"
     p.shot("25-english-link-opens-english")
+
+# -- pictures ---------------------------------------------------------------------------
+
+
+def picture_file(tmp_path: Path, name: str, lines: list[str], qr: str | None = None) -> Path:
+    from . import pictures
+
+    path = tmp_path / name
+    path.write_bytes(pictures.text_picture(lines, qr=qr))
+    return path
+
+
+def test_a_chosen_screenshot_is_read_and_answered_without_a_reload(phone, tmp_path):
+    p = phone()
+    p.goto("/")
+    assert p.page.locator("form#picture input#image[type=file]").count() == 1
+    mark_page(p.page)
+    before = p.navigations
+    path = picture_file(tmp_path, "ad.jpg", ["高价收手机卡，一张200元", "当天结算，不违法", "扫码加好友详谈"],
+                        qr="https://weixin.qq.com.safe-login.top/verify")
+    p.page.locator("#image").set_input_files(str(path))
+    p.page.locator("#reply .verdict").wait_for(timeout=30_000)
+    assert_not_reloaded(p, before)
+    assert p.text_of("#reply blockquote.read").startswith("图里写着：高价收手机卡")
+    assert "高风险" in p.text_of("#reply .verdict .risk")
+    links = p.text_of("#reply .links-read")
+    assert "safe-login.top" in links and "冒充" in links
+    p.page.locator("#reply").scroll_into_view_if_needed()
+    p.shot("30-picture-verdict")
+    p.shot("31-picture-verdict-whole", full_page=True)
+
+
+def test_a_pasted_screenshot_of_a_ban_notice_gets_its_card(phone, tmp_path):
+    import base64
+
+    p = phone()
+    p.goto("/")
+    data = picture_file(tmp_path, "notice.jpg", ["帐号已被限制登录", "你的微信帐号因涉嫌违规，已被限制登录。"]).read_bytes()
+    p.page.evaluate("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "notice.jpg", {type: "image/jpeg"}));
+        document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true}));
+    }""", base64.b64encode(data).decode())
+    p.page.locator("#reply .card").wait_for(timeout=30_000)
+    assert p.text_of("#reply blockquote.read").startswith("图里写着：帐号已被限制登录")
+    p.shot("32-picture-pasted-notice")
+
+
+def test_a_picture_form_works_without_javascript_and_bad_files_get_one_line(phone, tmp_path):
+    p = phone(javascript=False)
+    p.goto("/")
+    path = picture_file(tmp_path, "question.jpg", ["微信被封了，里面的零钱还能取出来吗？"])
+    p.page.locator("#image").set_input_files(str(path))
+    with p.page.expect_navigation():
+        p.page.locator("form#picture button[type=submit]").click()
+    assert p.text_of("#reply blockquote.read").startswith("图里写着：微信被封了")
+    assert p.page.locator("#reply .card").count() == 1
+    p.shot("33-picture-no-javascript")
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"this is not a picture at all")
+    p.page.locator("#image").set_input_files(str(junk))
+    p.allowed.append("400")  # the page's status for a file that is no picture
+    with p.page.expect_navigation():
+        p.page.locator("form#picture button[type=submit]").click()
+    assert "不是图片" in p.text_of("#reply .notice")
+    p.shot("34-picture-not-an-image")

@@ -96,6 +96,7 @@ def test_the_webhook_path_is_the_urls():
 
 
 def test_webhook_mode_in_the_web_process_needs_the_secret(tmp_path, matcher, checker):
+    from bot.reload import LiveKnowledge
     from bot.store import Store
     from bot.web.telegram import telegram_webhook
 
@@ -104,6 +105,6 @@ def test_webhook_mode_in_the_web_process_needs_the_secret(tmp_path, matcher, che
     store = Store(tmp_path / "s.sqlite3")
     try:
         with pytest.raises(UserError, match="secret_token"):
-            telegram_webhook(load_config(tmp_path / "c.yaml", environ={}), matcher, store, checker)
+            telegram_webhook(load_config(tmp_path / "c.yaml", environ={}), LiveKnowledge.fixed(matcher, checker), store)
     finally:
         store.close()

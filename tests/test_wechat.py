@@ -177,7 +177,8 @@ def test_a_question_gets_the_short_card_and_a_link_to_the_full_card(wechat, kb):
     topic = kb.topics["ban-appeal"]
     # The direct answer comes first, then the card's title and channels.
     assert content.startswith(topic.first.zh + "\n\n【" + topic.title.zh + "】")
-    assert topic.official_paths[0].name.zh in content and topic.official_paths[1].name.zh in content
+    qq_path = next(p for p in topic.official_paths if p.platform == "qq")  # a QQ reader is not left with WeChat menus only
+    assert topic.official_paths[0].name.zh in content and qq_path.name.zh in content
     assert f"{PUBLIC}/t/ban-appeal" in content
     assert "被封清单" in content  # the card offers the checklist by its WeChat word
     assert topic.answer.zh.strip() not in content  # the short form, not the whole card
@@ -230,6 +231,17 @@ def test_numbered_choices_then_a_number_opens_that_card(wechat, conversation, kb
     assert f"\n【{second_title}】" in picked
     # Another follower's "2" picks nothing.
     assert not wechat.text("oUser0007", "2").startswith("【")
+
+
+def test_every_banned_checklist_fits_a_reply_with_its_reason(conversation, kb):
+    # The reason step is the part written for this reader: no platform, reason or script may lose it to the cut.
+    from bot.conversation import PLATFORMS, REASONS
+    from bot.render import render_checklist_short_text
+
+    for lang, platform, reason in itertools.product(("zh", "zh-Hant", "zh-HK", "en"), PLATFORMS, REASONS):
+        checklist = conversation.checklist(platform, reason, lang)
+        text = render_checklist_short_text(kb, checklist, PUBLIC, MAX_REPLY_BYTES)
+        assert checklist.reason_text in text and "\n…\n" not in text, (lang, platform, reason)
 
 
 def test_the_banned_checklist_by_numbers_and_its_cancel_word(wechat, kb):
@@ -294,12 +306,11 @@ def test_a_voice_message_is_answered_by_its_recognition(wechat, kb):
 
 
 @pytest.mark.parametrize("msg_type, fields", [
-    ("image", {"PicUrl": "http://mmbiz.example/1.jpg", "MediaId": "m3"}),
     ("link", {"Title": "收手机卡", "Description": "日结", "Url": "http://x.example"}),
     ("location", {"Location_X": "23.1", "Location_Y": "113.3", "Scale": "20", "Label": "广州"}),
     ("event", {"Event": "CLICK", "EventKey": "menu_1"}),
 ])
-def test_anything_but_text_and_voice_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
+def test_anything_but_text_voice_and_pictures_gets_the_hint_that_the_account_reads_text(wechat, kb, msg_type, fields):
     msg_id = 9100 + len(msg_type) if msg_type != "event" else None
     reply = wechat.reply(wechat.post(message_xml("oUser0014", msg_type, msg_id, **fields)))
     assert reply["Content"] == kb.text("wechat_hint", "zh").replace("{menu}", "菜单")

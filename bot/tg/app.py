@@ -25,9 +25,9 @@ from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from ..config import Config, require_token
 from ..errors import UserError
-from ..checker import MessageChecker
-from ..matcher import Matcher, load_matcher
+from ..matcher import Matcher
 from ..privacy import MaskPersonalData
+from ..reload import LiveKnowledge
 from ..store import Store
 from ..utf8 import valid_text
 from . import banned, buttons, checks, groups, guard, inline, private
@@ -60,6 +60,10 @@ MEDIA = (
     filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.VIDEO | filters.AUDIO | filters.Document.ALL
     | filters.VIDEO_NOTE | filters.ANIMATION | filters.LOCATION | filters.CONTACT
 )
+
+
+# Photos and pictures sent as files: read, in private chats and by the group guard.
+PICTURES = filters.PHOTO | filters.Document.IMAGE
 
 
 def file_url_for(base_url: str) -> str:
@@ -105,7 +109,12 @@ def update_cost(update: Update, bot_id: int, username: str) -> float:
 
 
 async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Before any handler: a sender past the limit gets one notice, then silence; so does a busy group."""
+    """Before any handler: a sender past the limit gets one notice, then silence; so does a busy group.
+
+    First of all, the update pins the knowledge bundle serving now: its handlers run in
+    this task, so a reload landing meanwhile does not change the knowledge under them.
+    """
+    services(context).knowledge.pin()
     cost = update_cost(update, context.bot.id, context.bot.username)
     if not cost:
         return
@@ -165,13 +174,14 @@ def add_handlers(application: Application) -> None:
         CommandHandler("banned", banned.cmd_banned, private_chat),
         CommandHandler("cancel", banned.cmd_cancel, private_chat),
         CommandHandler("guard", guard.cmd_guard, group_chat),
+        MessageHandler(private_chat & PICTURES, private.on_private_picture),
         MessageHandler(private_chat & filters.FORWARDED & (filters.TEXT | filters.CAPTION), checks.on_forwarded),
         CommandHandler("ask", groups.cmd_ask, group_chat),
         CommandHandler("ask", cmd_private_ask, private_chat),
         CommandHandler("topic", groups.cmd_topic, group_chat),
         CommandHandler("topic", cmd_private_topic, private_chat),
         MessageHandler(private_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, private.on_private_text),
-        MessageHandler(group_chat & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, groups.on_group_text),
+        MessageHandler(group_chat & (filters.TEXT | filters.CAPTION | PICTURES) & ~filters.COMMAND, groups.on_group_text),
         MessageHandler(private_chat & MEDIA, private.on_non_text),
         CallbackQueryHandler(buttons.on_button),
         InlineQueryHandler(inline.on_inline_query),
@@ -181,8 +191,12 @@ def add_handlers(application: Application) -> None:
 
 
 def build_application(config: Config, matcher: Matcher | None = None, store: Store | None = None,
-                      request_timeout: float | None = None) -> Application:
-    """The Application with every handler; services are built here unless given (tests share them)."""
+                      request_timeout: float | None = None, knowledge: LiveKnowledge | None = None) -> Application:
+    """The Application with every handler; services are built here unless given (tests share them).
+
+    `knowledge`: the live knowledge bundle to serve (reloaded by its owner); else `matcher`'s, fixed;
+    else the configured folder's, loaded now.
+    """
     token = require_token(config)
     timeouts = {} if request_timeout is None else {"read_timeout": request_timeout, "write_timeout": request_timeout}
     builder = (
@@ -201,12 +215,13 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url_for(base_url))
     application = builder.build()
-    matcher = matcher or load_matcher(config["knowledge.dir"] or None)
+    if knowledge is None:
+        knowledge = (LiveKnowledge.fixed(matcher) if matcher is not None
+                     else LiveKnowledge.load(config["knowledge.dir"] or None))
     application.bot_data["services"] = Services(
-        matcher=matcher,
+        knowledge=knowledge,
         store=store or Store(config["storage.path"], config["storage.retention_days"], voter_key(token)),
         rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
-        checker=MessageChecker(matcher.kb, matcher.normaliser),
     )
     add_handlers(application)
     return application
@@ -273,4 +288,7 @@ def run(config: Config) -> None:
             "webhook_url": url,
             "secret_token": config["telegram.webhook.secret_token"],
         }
-    run_until_signalled(build_application(config), webhook)
+    # Loaded here, before Telegram is contacted: a broken knowledge base is one line and exit code 2.
+    knowledge = LiveKnowledge.load(config["knowledge.dir"] or None)
+    run_until_signalled(build_application(config, knowledge=knowledge), webhook,
+                        beside=lambda: knowledge.running(config["knowledge.watch_seconds"]))

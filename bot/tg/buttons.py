@@ -66,7 +66,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         text = checks.pasted_text(message)
         user = update.effective_user
-        await send_reply(message, context, svc.conversation.question(person(user), text, user_lang(context, user, text)))
+        await send_reply(message, context, svc.conversation.as_question(person(user), text, user_lang(context, user, text)))
     else:
         # Old buttons (a topic since removed, a message too old to edit) still get an answer.
         await query.answer(ui(context, "button_expired", lang))

@@ -17,11 +17,14 @@ from ..checker import MessageChecker
 from ..conversation import Conversation
 from ..knowledge import KnowledgeBase, Topic
 from ..matcher import Matcher
+from ..reload import LiveKnowledge
 from ..ratelimit import RateLimiter
+from ..reading import MAX_BYTES as MAX_PICTURE, PictureError, Reading
 from ..render import (
     render_card_html,
     render_card_short_html,
     render_checklist_html,
+    render_links_html,
     render_verdict_html,
     reply_first,
 )
@@ -53,26 +56,34 @@ def callback(prefix: str, *args: str) -> str:
 class Services:
     """The bot's long-lived collaborators, stored once in application.bot_data."""
 
-    matcher: Matcher
+    knowledge: LiveKnowledge  # the knowledge bundle served (bot/reload.py); each update pins one
     store: Store
     rate_limiter: RateLimiter
-    checker: MessageChecker
     # A group gets at most this many answers a minute, under Telegram's 20, so that
     # its replies never queue behind the flood limit (and hold up other chats).
     group_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(GROUP_ANSWERS_PER_MINUTE, 60.0))
     # Per-chat knowledge of the guard: admins, the bot's own rights, the last warning.
     chat_state: ExpiringLRU[tuple, object] = field(default_factory=lambda: ExpiringLRU(20_000, 3600.0))
-    # Keyboards are immutable and the same for every user: built once (see keyboard()).
+    # Keyboards are immutable and the same for every user: built once per knowledge base (see keyboard()).
     keyboards: dict[tuple, InlineKeyboardMarkup] = field(default_factory=dict)
+    keyboards_of: KnowledgeBase | None = None
 
     conversation: Conversation = field(init=False)
 
     def __post_init__(self) -> None:
-        self.conversation = Conversation(self.matcher, self.checker, self.store)
+        self.conversation = Conversation(None, None, self.store, knowledge=self.knowledge)
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.knowledge.get().matcher
+
+    @property
+    def checker(self) -> MessageChecker:
+        return self.knowledge.get().checker
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self.matcher.kb
+        return self.knowledge.get().kb
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -158,6 +169,8 @@ class ReusedKeyboard(InlineKeyboardMarkup):
 
 def keyboard(svc: Services, key: tuple, build: Callable[[], InlineKeyboardMarkup]) -> InlineKeyboardMarkup:
     """A keyboard built and serialised once per knowledge base (per answer, that cost a tenth of the CPU)."""
+    if svc.keyboards_of is not svc.kb:  # a reload: titles and ids may have changed
+        svc.keyboards, svc.keyboards_of = {}, svc.kb
     markup = svc.keyboards.get(key)
     if markup is None:
         markup = svc.keyboards[key] = ReusedKeyboard(build().inline_keyboard)
@@ -230,6 +243,12 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
     svc = services(context)
     kb, lang = svc.kb, reply.lang
     e = html.escape
+    if isinstance(reply, talk.Pictured):
+        # What was read, quoted under the picture, so that a misreading shows; then the reply to it.
+        if reply.text:
+            await message.reply_text(kb.text("picture_read", lang).replace("{text}", reply.excerpt), do_quote=True)
+        await send_reply(message, context, reply.reply, quote)
+        return
     if isinstance(reply, talk.Card) and reply.whole:
         await send_card(message, context, reply.topic, lang, with_first=True)
     elif isinstance(reply, talk.Card):
@@ -248,7 +267,8 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, reply
         if reply.offer_question:
             # The button reads the message this verdict replies to: the pasted text itself.
             rows.append([InlineKeyboardButton(kb.text("check_as_question", lang), callback_data=callback(CB_ASK_PASTED))])
-        await message.reply_html(render_verdict_html(kb, reply.verdict, lang),
+        links = render_links_html(kb, reply.links, lang)
+        await message.reply_html(render_verdict_html(kb, reply.verdict, lang) + (f"\n\n{links}" if links else ""),
                                  reply_markup=InlineKeyboardMarkup(rows) if rows else None,
                                  do_quote=quote or reply.offer_question)
     elif isinstance(reply, talk.ChecklistQuestion):
@@ -287,3 +307,38 @@ def effective_text(update: Update) -> str:
     msg = update.effective_message
     return valid_text((msg.text or msg.caption) if msg else None)
 
+
+
+def picture_of(message: Message | None) -> tuple[str, int | None] | None:
+    """The file id and size of a message's picture (a photo's largest size, or an image sent as a file), or None."""
+    if message is None:
+        return None
+    if message.photo:
+        largest = message.photo[-1]
+        return largest.file_id, largest.file_size
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return document.file_id, document.file_size
+    return None
+
+
+async def read_picture_of(message: Message, context: ContextTypes.DEFAULT_TYPE, who: str) -> Reading:
+    """Download a message's picture into memory (never to disk) and read it; PictureError when it cannot be."""
+    from telegram.error import BadRequest
+
+    found = picture_of(message)
+    if found is None:
+        raise PictureError("picture_not_image", "the message has no picture")
+    file_id, size = found
+    if size is not None and size > MAX_PICTURE:
+        raise PictureError("picture_too_big", "the picture is over 10 MB")
+    try:
+        file = await message.get_bot().get_file(file_id)
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            raise PictureError("picture_too_big", "the picture is over 20 MB") from None
+        raise
+    if file.file_size is not None and file.file_size > MAX_PICTURE:
+        raise PictureError("picture_too_big", "the picture is over 10 MB")
+    data = bytes(await file.download_as_bytearray())
+    return await services(context).conversation.pictures.read_async(data, who)

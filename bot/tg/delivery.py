@@ -22,7 +22,7 @@ import json
 import logging
 import signal
 from collections import deque
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
@@ -270,8 +270,9 @@ async def serve(application: Application, stop: asyncio.Event, webhook: dict[str
         await application.shutdown()
 
 
-def run_until_signalled(application: Application, webhook: dict[str, Any] | None = None) -> None:
-    """serve() until SIGINT or SIGTERM."""
+def run_until_signalled(application: Application, webhook: dict[str, Any] | None = None,
+                        beside: Callable[[], contextlib.AbstractAsyncContextManager] | None = None) -> None:
+    """serve() until SIGINT or SIGTERM; `beside`: what else runs in the loop meanwhile (knowledge reloads)."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -279,6 +280,7 @@ def run_until_signalled(application: Application, webhook: dict[str, Any] | None
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # not on Windows
                 loop.add_signal_handler(sig, stop.set)
-        await serve(application, stop, webhook)
+        async with beside() if beside is not None else contextlib.nullcontext():
+            await serve(application, stop, webhook)
 
     asyncio.run(main())

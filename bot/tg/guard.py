@@ -1,7 +1,7 @@
 """Opt-in group guard: a short warning under high-risk recruitment ads, deletion only if asked.
 
-It reads text and captions (photos, videos, documents), new and edited, forwarded
-or not; admins' own messages are never flagged. Who is an admin and what the bot
+It reads text and captions (photos, videos, documents) and the text and QR codes of
+pictures, new and edited, forwarded or not; admins' own messages are never flagged. Who is an admin and what the bot
 itself may do are asked once and remembered (the bot's rights are updated when
 Telegram reports a change).
 """
@@ -18,8 +18,9 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from ..reading import PictureError
 from ..utf8 import valid_text
-from .common import services, share_link, ui, user_lang
+from .common import picture_of, read_picture_of, services, share_link, ui, user_lang
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,22 @@ async def screen(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if mode not in MODES:
         return False
     text = valid_text(message.text or message.caption)
-    if not text.strip():
+    codes: tuple = ()
+    if picture_of(message) is not None:
+        # An image ad, with or without a caption: its text and QR codes are screened like a text ad's.
+        # Admins' pictures are not even read; a group gets a few read at a time.
+        if await sent_by_admin(context, message):
+            return False
+        try:
+            reading = await read_picture_of(message, context, f"group:{message.chat_id}")
+        except (PictureError, TelegramError) as exc:
+            log.info("guard could not read a picture in chat %s: %s", message.chat_id, getattr(exc, "key", exc))
+            reading = None
+        if reading is not None:
+            text, codes = "\n".join(t for t in (text, reading.text) if t.strip()), reading.codes
+    if not text.strip() and not codes:
         return False
-    verdict = svc.checker.check_message(text)
+    verdict, _ = svc.conversation.check_links(text, codes)
     if verdict.risk != "high" or await sent_by_admin(context, message):
         return False
     deleted = False

@@ -9,11 +9,13 @@ from telegram.ext import ContextTypes
 
 from .. import languages
 from ..conversation import APPEAL_TOPIC, REPORT_TOPICS
+from ..reading import PictureError
 from .common import (
     CB_LANG,
     callback,
     effective_text,
     person,
+    read_picture_of,
     send_reply,
     services,
     themes_keyboard,
@@ -35,6 +37,20 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     reply = services(context).conversation.receive(person(user), effective_text(update),
                                                    fallback_lang=user.language_code if user else None)
     await send_reply(update.effective_message, context, reply)
+
+
+async def on_private_picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo or an image sent as a file: read on this machine, quoted back, then answered like its text."""
+    message = update.effective_message
+    user = update.effective_user
+    try:
+        reading = await read_picture_of(message, context, person(user))
+    except PictureError as exc:
+        await message.reply_text(ui(context, exc.key, user_lang(context, user)), do_quote=True)
+        return
+    reply = services(context).conversation.picture(person(user), reading,
+                                                   fallback_lang=user.language_code if user else None)
+    await send_reply(message, context, reply)
 
 
 async def cmd_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,6 +118,6 @@ async def cmd_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stickers, photos, voice: a hint that the bot reads text."""
+    """Stickers, voice, video: a hint that the bot reads text and pictures."""
     lang = user_lang(context, update.effective_user)
     await update.effective_message.reply_text(ui(context, "text_only", lang), do_quote=False)

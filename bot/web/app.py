@@ -4,7 +4,11 @@
   JavaScript (a small script only makes sending faster); nothing is loaded from
   another host; a Content-Security-Policy forbids it.
 - `/api/ask`, `/api/check`, `/api/topics`: the JSON of `ask --json` and `check-message --json`.
+- `POST /image` (the page's picture form, multipart, no script needed) and `POST /api/image`
+  (the JSON of `image --json`): pictures read on this machine, never stored.
+- `/api/kb`: every card as open data (bot/export.py).
 - `/healthz`.
+- `/curate` when `curate.token` is set: the curator's page (bot/web/curate.py).
 - `/wechat` when `wechat.token` is set (bot/web/wechat.py).
 - `/telegram` when a token and `telegram.mode: webhook` are set: the same
   Telegram bot, fed through python-telegram-bot's Application with no updater.
@@ -32,9 +36,12 @@ from starlette.staticfiles import StaticFiles
 
 from .. import languages
 from ..conversation import PLATFORMS, REASONS, Card, Checked, Conversation, Notice, Reply
+from ..export import cards_json
 from ..knowledge import KnowledgeBase, Localized
 from ..ratelimit import RateLimiter
-from ..render import match_json, reply_first, source_lines
+from ..reading import MAX_BYTES as MAX_PICTURE, PictureError
+from ..reload import pin_knowledge
+from ..render import link_lines, match_json, picture_json, reply_first, source_lines
 from ..utf8 import valid_text
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,6 @@ class Site:
     def __init__(self, conversation: Conversation, settings: WebSettings) -> None:
         self.conversation = conversation
         self.settings = settings
-        self.kb: KnowledgeBase = conversation.kb
         self.limiter = RateLimiter(settings.rate_requests, settings.rate_window)
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -82,6 +88,11 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base this request pinned (bot/reload.py): a reload never changes it mid-reply."""
+        return self.conversation.kb
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -111,7 +122,7 @@ class Site:
         html = self.templates.get_template(template).render(
             t=t, loc=loc, lang=lang, kb=kb, menu=languages.menu(), path=request.url.path,
             sources=lambda topic: source_lines(topic, lang), answer_lines=answer_lines,
-            first=lambda reply: reply_first(kb, reply), **values)
+            link_lines=lambda links: link_lines(kb, links, lang), first=lambda reply: reply_first(kb, reply), **values)
         response = HTMLResponse(html, status_code=status, headers={"Content-Language": lang})
         if new_visitor:
             self.set_visitor(response, new_visitor)
@@ -158,11 +169,30 @@ class Site:
             return Response(status_code=204, headers={"Content-Language": lang, "X-Whole-Page": "1"})
         visitor, new = self.visitor_or_new(request)
         if form.get("as") == "question":
-            reply: Reply = self.conversation.question(visitor, text, lang)
+            reply: Reply = self.conversation.as_question(visitor, text, lang)
         else:
             reply = self.conversation.receive(visitor, text, fallback_lang=lang)
         return self.page(request, template, lang=reply_lang(reply, lang), new_visitor=new, reply=reply,
                          text=text if isinstance(reply, Checked) else "")
+
+    async def picture_page(self, request: Request) -> Response:
+        """POST /image: a picture chosen or pasted on the page (multipart), read and answered on the page."""
+        template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
+        lang = self.lang(request)
+        if self.limited(request):
+            return self.page(request, template, status=429, reply=Notice("web_too_many", lang), text="")
+        try:
+            data = await read_picture_upload(request)
+        except TooLarge:
+            return self.page(request, template, status=413, reply=Notice("picture_too_big", lang), text="")
+        visitor, new = self.visitor_or_new(request)
+        try:
+            reading = await self.conversation.pictures.read_async(data, visitor)
+        except PictureError as exc:
+            return self.page(request, template, status=PICTURE_STATUS.get(exc.key, 400), new_visitor=new,
+                             reply=Notice(exc.key, lang), text="")
+        reply = self.conversation.picture(visitor, reading, fallback_lang=lang)
+        return self.page(request, template, lang=reply.lang, new_visitor=new, reply=reply, text="")
 
     async def topic_page(self, request: Request) -> Response:
         """GET /t/<topic-id>: a card as a page (every card's share link)."""
@@ -266,6 +296,25 @@ class Site:
         verdict = self.conversation.checker.check_message(text)
         return JSONResponse(verdict.as_json(lang or languages.detect(text)), headers=SECURITY_HEADERS)
 
+    async def api_image(self, request: Request) -> Response:
+        """POST /api/image: the picture as the body (or a multipart field `image`); the JSON of `image --json`."""
+        if self.limited(request):
+            return api_error(429, "too many requests: try again in a minute")
+        lang = request.query_params.get("lang")
+        if lang is not None and languages.normalize_code(lang) is None:
+            return api_error(400, f"unknown lang {lang!r}: one of {', '.join(languages.LANGUAGES)}")
+        try:
+            data = await read_picture_upload(request)
+        except TooLarge:
+            return api_error(413, f"picture too large (at most {MAX_PICTURE // (1024 * 1024)} MB)")
+        try:
+            reading = await self.conversation.pictures.read_async(data, "api")
+        except PictureError as exc:
+            return api_error(PICTURE_STATUS.get(exc.key, 400), str(exc))
+        # One shared person for the API: it keeps no conversation between requests.
+        pictured = self.conversation.picture("api", reading, lang=languages.normalize_code(lang) if lang else None)
+        return JSONResponse(picture_json(self.kb, pictured, reading.ms), headers=SECURITY_HEADERS)
+
     async def api_topics(self, request: Request) -> Response:
         """GET /api/topics[?lang=]: every topic's id, theme, title and summary."""
         lang = languages.normalize_code(request.query_params.get("lang")) or accepted_language(
@@ -273,6 +322,17 @@ class Site:
         topics = [{"id": t.id, "theme": t.theme, "title": t.title.get(lang), "summary": t.summary.get(lang),
                    "url": self.share_link(t.id)} for t in self.kb.topics.values()]
         return JSONResponse({"lang": lang, "topics": topics}, headers=SECURITY_HEADERS)
+
+    async def api_kb(self, request: Request) -> Response:
+        """GET /api/kb[?lang=]: every card as JSON (open data), with the knowledge base's version as ETag."""
+        lang = languages.normalize_code(request.query_params.get("lang"))
+        version = self.conversation.knowledge.get().version
+        etag = f'"{version}-{lang or "all"}"'
+        headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": "public, max-age=60",
+                   "Access-Control-Allow-Origin": "*"}
+        if version and request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return JSONResponse(cards_json(self.kb, version, lang, self.share_link), headers=headers)
 
     async def api_body(self, request: Request, field: str) -> tuple[str, str | None] | Response:
         if self.limited(request):
@@ -304,6 +364,49 @@ def answer_lines(text: str) -> tuple[bool, list[str]]:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     numbered = bool(lines) and all(_NUMBERED.match(line) for line in lines)
     return numbered, [_NUMBERED.sub("", line) for line in lines] if numbered else lines
+
+
+# The HTTP status of a picture that cannot be read now.
+PICTURE_STATUS = {"picture_too_big": 413, "picture_busy": 503, "picture_timeout": 503}
+
+
+async def read_picture_upload(request: Request) -> bytes:
+    """The picture of a request: a multipart form's `image` field, or the whole body. In memory only, never on disk."""
+    limit = MAX_PICTURE + MAX_BODY  # the picture and the form around it
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        body = multipart_field(body, content_type, "image")
+    if len(body) > MAX_PICTURE:
+        raise TooLarge
+    return body
+
+
+def multipart_field(body: bytes, content_type: str, name: str) -> bytes:
+    """One field of a multipart/form-data body (b"" when it is missing or the body is malformed)."""
+    import email.parser
+    import email.policy
+
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", errors="replace")
+    try:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    except Exception:  # a malformed body is a missing picture, never a traceback
+        return b""
+    if not message.is_multipart():
+        return b""
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_payload(decode=True) or b""
+    return b""
 
 
 def reply_lang(reply: Reply, default: str) -> str:
@@ -378,12 +481,13 @@ def security_headers(app):
 
 
 def build_app(conversation: Conversation, settings: WebSettings | None = None, wechat=None,
-              telegram_routes: list[Route] | None = None, lifespan=None) -> Any:
-    """The ASGI application: pages, API, health, and the WeChat and Telegram endpoints when given."""
+              telegram_routes: list[Route] | None = None, lifespan=None, page_routes: list[Route] | None = None) -> Any:
+    """The ASGI application: pages, API, health, the WeChat and Telegram endpoints and other pages (/curate) when given."""
     site = Site(conversation, settings or WebSettings())
     routes = [
         Route("/", site.home, methods=["GET", "HEAD"]),
         Route("/", site.ask_page, methods=["POST"]),
+        Route("/image", site.picture_page, methods=["POST"]),
         Route("/topics", site.topics_page, methods=["GET", "HEAD"]),
         Route("/t/{topic}", site.topic_page, methods=["GET", "HEAD"]),
         Route("/t/{topic}/vote", site.vote, methods=["POST"]),
@@ -391,13 +495,17 @@ def build_app(conversation: Conversation, settings: WebSettings | None = None, w
         Route("/lang/{code}", site.choose_language, methods=["GET"]),
         Route("/api/ask", site.api_ask, methods=["POST"]),
         Route("/api/check", site.api_check, methods=["POST"]),
+        Route("/api/image", site.api_image, methods=["POST"]),
         Route("/api/topics", site.api_topics, methods=["GET"]),
+        Route("/api/kb", site.api_kb, methods=["GET"]),
         Route("/healthz", site.healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    routes += page_routes or []
     if wechat is not None:
         routes.append(Route("/wechat", wechat, methods=["GET", "POST"]))
     routes += telegram_routes or []
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.site = site
-    return security_headers(app)
+    # Outermost: a request's whole answer comes from the knowledge bundle serving when it arrived.
+    return pin_knowledge(security_headers(app), conversation.knowledge)

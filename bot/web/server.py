@@ -8,21 +8,57 @@ import socket
 import sys
 from typing import TextIO
 
-from ..checker import MessageChecker
 from ..config import Config
 from ..conversation import Conversation
 from ..errors import UserError
-from ..matcher import load_matcher
+from ..reload import LiveKnowledge
 from ..store import Store
 from .app import WebSettings, build_app
 
 
+def reload_lifespan(knowledge: LiveKnowledge, watch_seconds: float):
+    """The app's lifespan that runs the knowledge reloads (SIGHUP, the folder watcher) inside uvicorn's loop."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with knowledge.running(watch_seconds):
+            yield
+
+    return lifespan
+
+
+def closing(thing):
+    """A lifespan that closes `thing` when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            thing.close()
+
+    return lifespan
+
+
+def combine_lifespans(*lifespans):
+    """One lifespan that enters each given one in order (None ones skipped) and leaves them in reverse."""
+    given = [lifespan for lifespan in lifespans if lifespan is not None]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async with contextlib.AsyncExitStack() as stack:
+            for each in given:
+                await stack.enter_async_context(each(app))
+            yield
+
+    return lifespan
+
+
 def build_from_config(config: Config):
     """The ASGI app and the store it writes to (the caller closes it)."""
-    matcher = load_matcher(config["knowledge.dir"] or None)
-    checker = MessageChecker(matcher.kb, matcher.normaliser)
+    knowledge = LiveKnowledge.load(config["knowledge.dir"] or None)
     store = Store(config["storage.path"], retention_days=config["storage.retention_days"])
-    conversation = Conversation(matcher, checker, store)
+    conversation = Conversation(None, None, store, knowledge=knowledge)
     public_url = config["web.public_url"].rstrip("/")
     if public_url and not public_url.startswith(("https://", "http://")):
         raise UserError(f"web.public_url must start with https:// (got {public_url!r})")
@@ -41,8 +77,23 @@ def build_from_config(config: Config):
     if config["telegram.token"] and config["telegram.mode"] == "webhook":
         from .telegram import telegram_webhook
 
-        telegram_routes, lifespan = telegram_webhook(config, matcher, store, checker)
-    return build_app(conversation, settings, wechat, telegram_routes, lifespan), store
+        telegram_routes, lifespan = telegram_webhook(config, knowledge, store)
+    curator_routes = []
+    if config["curate.token"]:
+        from pathlib import Path
+
+        from .curate import CuratorPage
+
+        # The draft, its evaluations and the record of what was published live beside the database.
+        state = Path(config["storage.path"]).resolve().parent / "curation"
+        curator = CuratorPage(conversation, config["curate.token"], state, settings.secure_cookies,
+                              config["curate.folds"])
+        curator_routes = curator.routes()
+        lifespan = combine_lifespans(lifespan, closing(curator))
+    # Reloads on SIGHUP and on a changed knowledge folder, for as long as the server runs.
+    reloads = reload_lifespan(knowledge, config["knowledge.watch_seconds"])
+    return build_app(conversation, settings, wechat, telegram_routes, combine_lifespans(reloads, lifespan),
+                     page_routes=curator_routes), store
 
 
 def serve(config: Config, host: str, port: int, out: TextIO = sys.stdout) -> None:

@@ -21,16 +21,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
 
-from ..checker import MessageChecker
 from ..config import Config
 from ..errors import UserError
-from ..matcher import Matcher
+from ..reload import LiveKnowledge
 from ..store import Store
 
 log = logging.getLogger(__name__)
 
 
-def telegram_webhook(config: Config, matcher: Matcher, store: Store, checker: MessageChecker) -> tuple[list[Route], Any]:
+def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> tuple[list[Route], Any]:
     """The /telegram route and the lifespan that starts and stops the Application with the web server."""
     from ..tg.app import build_application
     from ..tg.delivery import ALLOWED_UPDATES, SECRET_HEADER, OrderedDispatcher
@@ -44,8 +43,7 @@ def telegram_webhook(config: Config, matcher: Matcher, store: Store, checker: Me
             "telegram.mode is webhook but telegram.webhook.secret_token (or TELEGRAM_WEBHOOK_SECRET) is empty: "
             "without it anyone who finds the URL can post forged updates"
         )
-    application = build_application(config, matcher, store)
-    application.bot_data["services"].checker = checker
+    application = build_application(config, store=store, knowledge=knowledge)
     expected = secret.encode()
     state: dict[str, OrderedDispatcher] = {}
 
@@ -89,7 +87,7 @@ def telegram_webhook(config: Config, matcher: Matcher, store: Store, checker: Me
 
 
 # Paths of the page and its API: the webhook must not take one of them.
-RESERVED = ("", "api", "t", "static", "wechat", "banned", "healthz", "lang", "topics")
+RESERVED = ("", "api", "t", "static", "wechat", "banned", "healthz", "lang", "topics", "curate")
 
 
 def webhook_path(url: str) -> str:

@@ -3,7 +3,9 @@
 WeChat signs every request with the account's Token and, in the encrypted (安全)
 and compatible (兼容) modes, encrypts the body with the EncodingAESKey. A passive
 reply must come within 5 seconds and hold at most 2,048 bytes; WeChat resends a
-message it got no reply to, so replies are remembered briefly by MsgId.
+message it got no reply to, so replies are remembered briefly by MsgId. An image
+message is downloaded from its PicUrl (a short time limit, in memory only) and
+read on this machine; when that cannot finish in time the follower is asked for the text.
 """
 
 from __future__ import annotations
@@ -25,11 +27,25 @@ from wechatpy.utils import WeChatSigner
 from .. import languages
 from ..cache import ExpiringLRU
 from ..config import Config
-from ..conversation import Card, Checked, Checklist, ChecklistQuestion, Choices, Conversation, NoAnswer, Notice, Reply
+from ..conversation import (
+    Card,
+    Checked,
+    Checklist,
+    ChecklistQuestion,
+    Choices,
+    Conversation,
+    NoAnswer,
+    Notice,
+    Pictured,
+    Reply,
+)
 from ..errors import UserError
+from ..knowledge import KnowledgeBase
 from ..ratelimit import RateLimiter
+from ..reading import MAX_BYTES as MAX_PICTURE, PictureError
 from ..render import (
     fit_utf8,
+    link_lines,
     reply_first,
     render_card_short_text,
     render_checklist_short_text,
@@ -50,6 +66,12 @@ MAX_FLAGS = 3  # red flags quoted in a verdict; the strongest come first
 RETRY_WINDOW = 60.0
 RETRY_MEMORY = 4096
 SUCCESS = "success"  # the body that tells WeChat "received, no reply" (it then never resends)
+# An image message: WeChat waits 5 s for the reply. The picture is downloaded within
+# PICTURE_DOWNLOAD seconds and read within what is left of PICTURE_BUDGET; past that,
+# or with more than PICTURE_QUEUE pictures already waiting, the follower is asked for the text.
+PICTURE_BUDGET = 4.0
+PICTURE_DOWNLOAD = 1.5
+PICTURE_QUEUE = 1
 # Events that greet; events that no person sent (a reply would arrive out of the blue).
 WELCOME_EVENTS = frozenset({"subscribe", "subscribe_scan", "subscribe_scan_product", "scan"})
 SILENT_EVENTS = frozenset({"unsubscribe", "location", "view", "view_miniprogram",
@@ -85,7 +107,6 @@ class WeChatChannel:
     def __init__(self, conversation: Conversation, config: Config, public_url: str = "",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.conversation = conversation
-        self.kb = conversation.kb
         self.token = config["wechat.token"]
         if not self.token:
             raise UserError("wechat.token is empty: set WECHAT_TOKEN to the Token of the account's server settings")
@@ -93,11 +114,25 @@ class WeChatChannel:
         self.public_url = public_url.rstrip("/")
         self.replies: ExpiringLRU[tuple, str] = ExpiringLRU(RETRY_MEMORY, RETRY_WINDOW, clock)
         self.limiter = RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"]), clock)
-        self.commands = dict(COMMAND_ALIASES)
-        for key, command in COMMAND_WORDS.items():
-            for code in languages.LANGUAGES:
-                self.commands[self.kb.text(key, code).lower()] = command
+        self._commands: tuple[KnowledgeBase, dict[str, str]] | None = None
         self._warned_no_key = False
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base this request pinned (bot/reload.py)."""
+        return self.conversation.kb
+
+    @property
+    def commands(self) -> dict[str, str]:
+        """The command words of ui.yaml in every language (again after a reload changed them)."""
+        kb = self.kb
+        if self._commands is None or self._commands[0] is not kb:
+            commands = dict(COMMAND_ALIASES)
+            for key, command in COMMAND_WORDS.items():
+                for code in languages.LANGUAGES:
+                    commands[kb.text(key, code).lower()] = command
+            self._commands = (kb, commands)
+        return self._commands[1]
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -120,7 +155,10 @@ class WeChatChannel:
         except Malformed as exc:
             log.info("wechat: refused a malformed message (%s)", exc)
             return PlainTextResponse(f"malformed message: {exc}", status_code=400)
-        body = self.reply_to(message)
+        if (message._data.get("MsgType") or "").lower() == "image":
+            body = await self.reply_to_picture(message)
+        else:
+            body = self.reply_to(message)
         if body == SUCCESS:
             return PlainTextResponse(SUCCESS)
         if encrypted and self.crypto is not None:
@@ -205,6 +243,64 @@ class WeChatChannel:
         self.replies.set(key, body)
         return body
 
+    async def reply_to_picture(self, message: Any) -> str:
+        """An image message's reply: what the picture says and the reply to it, or a request for the text."""
+        raw = message._data
+        key = ("msg", raw["FromUserName"], raw.get("MsgId") or raw.get("CreateTime", ""))
+        cached = self.replies.get(key)
+        if cached is not None:
+            return cached
+        user = "wx:" + raw["FromUserName"]
+        allowed = self.limiter.check(user)
+        if allowed == "drop":
+            return SUCCESS
+        lang = self.conversation.language(user)
+        if allowed == "notify":
+            body = self.text_reply(message, self.kb.text("rate_limited", lang))
+        else:
+            try:
+                content = self.render(await self.read_picture(user, valid_text(raw.get("PicUrl")), lang))
+            except PictureError as exc:
+                key_text = "picture_send_text" if exc.key in ("picture_busy", "picture_timeout") else exc.key
+                content = self.kb.text(key_text, lang)
+                if key_text == "picture_send_text" and self.public_url:
+                    content += "\n" + self.kb.text("picture_send_text_page", lang) + " " + self.public_url + "/"
+            except Exception:
+                log.exception("wechat: could not answer an image message")
+                content = self.kb.text("picture_send_text", lang)
+            body = self.text_reply(message, content)
+        self.replies.set(key, body)
+        return body
+
+    async def read_picture(self, user: str, url: str, lang: str) -> Reply:
+        """Download the picture (in memory, size-limited) and read it, all within WeChat's wait."""
+        import httpx
+
+        started = time.monotonic()
+        reader = self.conversation.pictures
+        if reader.pending > PICTURE_QUEUE:  # it would wait for others: it cannot be read in time
+            raise PictureError("picture_busy", "other pictures are being read")
+        if not url.lower().startswith(("http://", "https://")):
+            raise PictureError("picture_not_image", "the message has no picture address")
+        try:
+            async with httpx.AsyncClient(timeout=PICTURE_DOWNLOAD, follow_redirects=True, max_redirects=2) as client:
+                async with client.stream("GET", url) as response:
+                    response.raise_for_status()
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_PICTURE:
+                            raise PictureError("picture_too_big", "the picture is over 10 MB")
+                        chunks.append(chunk)
+                        if time.monotonic() - started > PICTURE_DOWNLOAD:
+                            raise PictureError("picture_timeout", "the download took too long")
+        except httpx.HTTPError as exc:
+            log.warning("wechat: could not download a picture (%s)", type(exc).__name__)
+            raise PictureError("picture_timeout", "the picture could not be downloaded in time") from None
+        left = PICTURE_BUDGET - (time.monotonic() - started)
+        reading = await reader.read_async(b"".join(chunks), user, time_limit=max(left, 0.1))
+        return self.conversation.picture(user, reading, lang=None)
+
     def answer(self, message: Any) -> str:
         raw = message._data
         user = "wx:" + raw["FromUserName"]
@@ -265,13 +361,20 @@ class WeChatChannel:
         text = self.fill(self.kb.text("wechat_menu", lang), lang) + "\n" + render_topic_list_text(self.kb, lang)
         return fit_utf8(text, MAX_REPLY_BYTES)
 
-    def render(self, reply: Reply) -> str:
+    def render(self, reply: Reply, limit: int = MAX_REPLY_BYTES) -> str:
         """A reply as a text that fits one passive reply: short cards with a link, choices numbered."""
         kb, lang = self.kb, reply.lang
+        if isinstance(reply, Pictured):
+            head = [kb.text("picture_read", lang).replace("{text}", reply.excerpt)] if reply.text else []
+            if isinstance(reply.reply, Checked):
+                head += [f"• {line}" for line in link_lines(kb, reply.reply.links, lang)]
+            head_text = "\n".join(head + ([""] if head else []))
+            room = limit - len(head_text.encode("utf-8")) - 1
+            return fit_utf8(head_text + "\n" + self.render(reply.reply, room) if head else self.render(reply.reply, limit), limit)
         if isinstance(reply, Card):
             footer = (self.fill(kb.text("wechat_banned_hint", lang), lang),) if reply.offers_checklist else ()
             text = render_card_short_text(kb, reply.topic, lang, self.link(reply.topic.id, lang), footer,
-                                          MAX_REPLY_BYTES, situation=reply.situation)
+                                          limit, situation=reply.situation)
         elif isinstance(reply, Choices):
             text = reply_first(kb, reply) + "\n\n" + render_numbered_text(
                 kb, kb.text("did_you_mean", lang), [t.title.get(lang) for t in reply.topics], lang)
@@ -282,17 +385,17 @@ class WeChatChannel:
             text = render_numbered_text(kb, question, [label for _, label in reply.options], lang)
         elif isinstance(reply, Checked):
             link = self.link(reply.verdict.topics[0], lang) if reply.verdict.topics else None
-            text = render_verdict_text(kb, reply.verdict, lang, link, MAX_REPLY_BYTES, flags=MAX_FLAGS, channels=2,
+            text = render_verdict_text(kb, reply.verdict, lang, link, limit, flags=MAX_FLAGS, channels=2,
                                        related=False)
         elif isinstance(reply, Checklist):
-            text = render_checklist_short_text(kb, reply, self.public_url or None, MAX_REPLY_BYTES)
+            text = render_checklist_short_text(kb, reply, self.public_url or None, limit)
         elif isinstance(reply, NoAnswer):
             text = render_none_short_text(kb, lang, self.fill(kb.text("wechat_menu_hint", lang), lang), reply.fallback)
         elif isinstance(reply, Notice):
             text = kb.text(reply.key, lang)
         else:
             raise TypeError(f"not a reply: {reply!r}")
-        return fit_utf8(text, MAX_REPLY_BYTES)
+        return fit_utf8(text, limit)
 
     def fill(self, text: str, lang: str) -> str:
         """A WeChat string with its command words ({menu}, {banned}, {cancel}) in the same language."""

@@ -16,6 +16,41 @@
   var form = document.getElementById("ask");
   var reply = document.getElementById("reply");
   if (!form || !reply || !window.fetch) { return; }
+  // A picture (chosen, or pasted anywhere on the page) is sent at once; only the reply is replaced.
+  var picture = document.getElementById("picture");
+  function sendPicture(file) {
+    var body = new FormData();
+    body.append("image", file);
+    reply.classList.add("busy");
+    fetch("/image", {method: "POST", body: body, headers: {"X-Partial": "1"}, credentials: "same-origin"})
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        reply.innerHTML = html;
+        reply.scrollIntoView({behavior: "smooth", block: "start"});
+      })
+      .catch(function () { if (picture) { picture.submit(); } })
+      .then(function () { reply.classList.remove("busy"); });
+  }
+  if (picture && window.FormData) {
+    picture.addEventListener("submit", function (event) {
+      if (!picture.image.files.length) { return; }
+      event.preventDefault();
+      sendPicture(picture.image.files[0]);
+    });
+    picture.image.addEventListener("change", function () {
+      if (picture.image.files.length) { sendPicture(picture.image.files[0]); }
+    });
+    document.addEventListener("paste", function (event) {
+      var items = (event.clipboardData && event.clipboardData.files) || [];
+      for (var i = 0; i < items.length; i++) {
+        if (items[i].type.indexOf("image/") === 0) {
+          event.preventDefault();
+          sendPicture(items[i]);
+          return;
+        }
+      }
+    });
+  }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var button = form.querySelector("button[type=submit]");

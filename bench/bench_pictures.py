@@ -1,0 +1,347 @@
+"""Pictures: draws the labelled set of bench/data/pictures.yaml, reads it as the bot does, prints figures.
+
+Prints figures; asserts nothing. Run: .venv/bin/python bench/bench_pictures.py [--save DIR] [--misses]
+
+Each picture is drawn with Pillow (WenQuanYi Micro Hei; chat screenshots light and
+dark, posters, ban-notice dialogs over a dimmed screen, QR codes alone and inside
+posters) at phone size and saved as a messenger sends it (JPEG quality 75, long
+side at most 1280 pixels). All of them go through `python -m bot image --json -`
+in one process, as a script would; the same texts typed (with the QR code's
+payload, as a person would paste the link) go through the same conversation in
+this process. Figures: risky pictures caught and harmless ones flagged, agreement
+with the typed text's reply, topic accuracy of questions and notices, QR codes
+decoded and classified, and milliseconds per picture (the command's own `ms`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+MESSENGER_SIDE = 1280
+MESSENGER_QUALITY = 75
+LIGHT = {"bg": "#ededed", "bar": "#f7f7f7", "text": "#111111", "them": "#ffffff", "me": "#95ec69", "meta": "#888888"}
+DARK = {"bg": "#111111", "bar": "#1e1e1e", "text": "#d5d5d5", "them": "#2c2c2c", "me": "#3eb575", "meta": "#777777"}
+POSTER_COLOURS = [("#fff3d6", "#b3001b"), ("#e8f4ff", "#003a8c"), ("#1f1f3a", "#ffd54a"), ("#f2fff0", "#1b5e20"),
+                  ("#ffe9ef", "#880e4f")]
+
+
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(FONT, size)
+
+
+def wrap(text: str, face: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """Lines of at most `width` pixels: English breaks between words, Chinese anywhere."""
+    lines, current = [], ""
+    tokens = text.split(" ") if text.isascii() else list(text)
+    joiner = " " if text.isascii() else ""
+    for token in tokens:
+        candidate = f"{current}{joiner}{token}" if current else token
+        if face.getlength(candidate) <= width:
+            current = candidate
+        else:
+            lines.append(current)
+            current = token
+    return lines + ([current] if current else [])
+
+
+def qr_image(data: str, scale: int) -> Image.Image:
+    import segno
+
+    out = io.BytesIO()
+    segno.make(data, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return Image.open(out).convert("RGB")
+
+
+def status_bar(draw: ImageDraw.ImageDraw, width: int, colours: dict) -> None:
+    face = font(34)
+    draw.text((48, 24), "9:41", font=face, fill=colours["text"])
+    draw.text((width - 150, 24), "87%", font=face, fill=colours["text"])
+
+
+def chat(item: dict, number: int) -> Image.Image:
+    colours = DARK if item.get("dark") else LIGHT
+    width, height = 1080, 2340
+    picture = Image.new("RGB", (width, height), colours["bg"])
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, 0, width, 220), fill=colours["bar"])
+    status_bar(draw, width, colours)
+    title = font(44)
+    draw.text(((width - draw.textlength(item["name"], font=title)) / 2, 120), item["name"], font=title, fill=colours["text"])
+    draw.text((40, 120), "‹", font=title, fill=colours["text"])
+    face = font(44)
+    y = 300
+    draw.text(((width - 200) / 2, y), "昨天 21:0" + str(number % 10), font=font(30), fill=colours["meta"])
+    y += 90
+    bubbles = [("them", t) for t in item.get("them", [])] + [("me", t) for t in item.get("me", [])]
+    if item["kind"] == "question":
+        bubbles = [("them", "你好，有什么可以帮你？")] + bubbles
+    for side, text in bubbles:
+        lines = wrap(text, face, 640)
+        box_w = max(face.getlength(line) for line in lines) + 60
+        box_h = len(lines) * 62 + 40
+        avatar = 100
+        if side == "them":
+            x = 40 + avatar + 24
+            draw.rounded_rectangle((40, y, 40 + avatar, y + avatar), 12, fill="#7a9cc6")
+        else:
+            x = width - 40 - avatar - 24 - box_w
+            draw.rounded_rectangle((width - 40 - avatar, y, width - 40, y + avatar), 12, fill="#c69a7a")
+        fill = colours["them"] if side == "them" else colours["me"]
+        draw.rounded_rectangle((x, y, x + box_w, y + box_h), 14, fill=fill)
+        text_colour = colours["text"] if side == "them" or item.get("dark") else "#111111"
+        for i, line in enumerate(lines):
+            draw.text((x + 30, y + 20 + i * 62), line, font=face, fill=text_colour)
+        y += max(box_h, avatar) + 44
+    draw.rectangle((0, height - 150, width, height), fill=colours["bar"])
+    draw.rounded_rectangle((120, height - 120, width - 200, height - 40), 12, fill=colours["bg"])
+    return picture
+
+
+def poster(item: dict, number: int) -> Image.Image:
+    background, ink = POSTER_COLOURS[number % len(POSTER_COLOURS)]
+    width, height = 1080, 1440
+    picture = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((30, 30, width - 30, height - 30), outline=ink, width=8)
+    y = 110
+    for i, text in enumerate(item["lines"]):
+        size = 96 if i == 0 else 60
+        face = font(size)
+        for line in wrap(text, face, width - 160):
+            draw.text(((width - draw.textlength(line, font=face)) / 2, y), line, font=face, fill=ink)
+            y += int(size * 1.45)
+        y += 30
+    if item.get("qr"):
+        code = qr_image(item["qr"]["data"], 9)
+        side = min(code.width, 460)
+        code = code.resize((side, side), Image.NEAREST)
+        picture.paste(code, ((width - side) // 2, max(y + 20, height - side - 90)))
+    return picture
+
+
+def notice(item: dict, number: int) -> Image.Image:
+    width, height = 1080, 2340
+    picture = Image.new("RGB", (width, height), "#f2f2f2")
+    draw = ImageDraw.Draw(picture)
+    status_bar(draw, width, LIGHT)
+    draw.rectangle((0, 0, width, height), fill="#7a7a7a")  # the dimmed app behind the dialog
+    title, body = font(50), font(42)
+    lines = wrap(item["lines"][1], body, 760)
+    box_h = 120 + 90 + len(lines) * 62 + 60 + 130
+    top = (height - box_h) // 2
+    draw.rounded_rectangle((100, top, width - 100, top + box_h), 24, fill="#ffffff")
+    heading = item["lines"][0]
+    draw.text(((width - draw.textlength(heading, font=title)) / 2, top + 70), heading, font=title, fill="#111111")
+    y = top + 170
+    for line in lines:
+        draw.text((160, y), line, font=body, fill="#333333")
+        y += 62
+    y = top + box_h - 130
+    draw.line((100, y, width - 100, y), fill="#dddddd", width=2)
+    buttons = item.get("buttons", [])
+    for i, label in enumerate(buttons):
+        slot = (width - 200) / len(buttons)
+        x = 100 + slot * i + (slot - draw.textlength(label, font=title)) / 2
+        draw.text((x, y + 35), label, font=title, fill="#576b95" if i == len(buttons) - 1 else "#111111")
+    return picture
+
+
+def qr_alone(item: dict, number: int) -> Image.Image:
+    code = qr_image(item["qr"]["data"], 12)
+    picture = Image.new("RGB", (code.width + 120, code.height + 200), "#ffffff")
+    picture.paste(code, (60, 60))
+    return picture
+
+
+DRAW = {"chat": chat, "question": chat, "poster": poster, "notice": notice, "qr": qr_alone}
+
+
+def as_sent(picture: Image.Image) -> bytes:
+    """As a messenger sends a picture: shrunk to a long side of 1280 pixels, JPEG at quality 75."""
+    scale = MESSENGER_SIDE / max(picture.size)
+    if scale < 1:
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=MESSENGER_QUALITY)
+    return out.getvalue()
+
+
+def typed_text(item: dict) -> str:
+    """What a person would paste instead of the picture: its words, and the code's link."""
+    if item["kind"] in ("chat", "question"):
+        lines = item.get("them", []) + item.get("me", []) if item["kind"] == "chat" else item.get("me", [])
+    else:
+        lines = item.get("lines", [])
+    return "\n".join(lines)
+
+
+def said_risky(result: dict) -> bool:
+    return result.get("risk") in ("high", "medium")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--save", type=Path, help="keep the drawn pictures in this folder")
+    parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--memory", action="store_true",
+                        help="only measure the memory of `python -m bot web` before and after reading pictures")
+    args = parser.parse_args()
+    if args.memory:
+        return web_memory(items_of())
+    items = items_of()
+    with tempfile.TemporaryDirectory(prefix="bench-pictures-") as tmp:
+        folder = args.save or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number, item in enumerate(items):
+            path = folder / f"{number:03d}-{item['kind']}{'-dark' if item.get('dark') else ''}.jpg"
+            path.write_bytes(as_sent(DRAW[item["kind"]](item, number)))
+            paths.append(path)
+        load_before = open("/proc/loadavg").read().split()[0]
+        run = subprocess.run([sys.executable, "-m", "bot", "image", "--json", "-"], cwd=ROOT, capture_output=True,
+                             input="\n".join(str(p) for p in paths).encode(), check=True)
+        results = [json.loads(line) for line in run.stdout.decode().splitlines()]
+    assert len(results) == len(items), run.stderr.decode()[-2000:]
+    typed = typed_replies(items)
+
+    risky = [(i, r) for i, r in zip(items, results) if i.get("risky") is True]
+    benign = [(i, r) for i, r in zip(items, results) if i.get("risky") is False]
+    caught = sum(said_risky(r) for _, r in risky)
+    flagged = sum(said_risky(r) for _, r in benign)
+    agree = [(i, r, t) for i, r, t in zip(items, results, typed) if i["kind"] != "qr"]
+    agreed = sum((r["reply"], r["risk"]) == (t["reply"], t["risk"]) for _, r, t in agree)
+    topical = [(i, r) for i, r in zip(items, results) if i.get("topics")]
+    on_topic = sum(r["topic"] in i["topics"] for i, r in topical)
+    coded = [(i, r) for i, r in zip(items, results) if i.get("qr")]
+    decoded = sum(any(q["data"] == i["qr"]["data"] for q in r["qr"]) for i, r in coded)
+    classified = sum(any(q["data"] == i["qr"]["data"] and q["kind"] == i["qr"]["kind"] and q["domain"] == i["qr"]["domain"]
+                         and q["official"] == i["qr"]["official"] for q in r["qr"]) for i, r in coded)
+    ms = sorted(r["ms"] for r in results)
+    cpu = sorted(r["cpu_ms"] for r in results)
+    counts = ", ".join(f"{k} {sum(i['kind'] == k for i in items)}" for k in DRAW)
+    print(f"pictures: {len(items)} ({counts})")
+    print(f"risky caught:        {caught}/{len(risky)} = {100 * caught / len(risky):.1f}%")
+    print(f"harmless flagged:    {flagged}/{len(benign)} = {100 * flagged / len(benign):.1f}%")
+    print(f"agreement with typed text (reply kind and risk): {agreed}/{len(agree)} = {100 * agreed / len(agree):.1f}%")
+    print(f"topic of questions and notices: {on_topic}/{len(topical)} = {100 * on_topic / len(topical):.1f}%")
+    print(f"QR codes decoded: {decoded}/{len(coded)}; decoded and classified: {classified}/{len(coded)}")
+    print(f"ms per picture: median {statistics.median(ms):.0f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f}, "
+          f"max {ms[-1]} (the first includes loading the models); processor time (both cores' threads): "
+          f"median {statistics.median(cpu):.0f}, p90 {cpu[int(0.9 * (len(cpu) - 1))]:.0f}; load average during the run: "
+          f"{load_before} -> {open('/proc/loadavg').read().split()[0]}")
+    if args.misses:
+        for item, result, typed_result in zip(items, results, typed):
+            wrong = []
+            if item.get("risky") is not None and said_risky(result) != item["risky"]:
+                wrong.append(f"risk {result['risk']} (risky: {item['risky']})")
+            if item["kind"] != "qr" and (result["reply"], result["risk"]) != (typed_result["reply"], typed_result["risk"]):
+                wrong.append(f"typed: {typed_result['reply']}/{typed_result['risk']}, picture: {result['reply']}/{result['risk']}")
+            if item.get("topics") and result["topic"] not in item["topics"]:
+                wrong.append(f"topic {result['topic']} (want {item['topics']})")
+            if item.get("qr") and not any(q["data"] == item["qr"]["data"] for q in result["qr"]):
+                wrong.append(f"QR not read: {result['qr']}")
+            if wrong:
+                print(f"- {item['kind']}: {'; '.join(wrong)}\n    read: {result['text']!r}")
+
+
+def items_of() -> list[dict]:
+    return yaml.safe_load((ROOT / "bench/data/pictures.yaml").read_text(encoding="utf-8"))["pictures"]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def web_memory(items: list[dict]) -> None:
+    """The resident memory of the real web process: started, after its first picture, after 40 more."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(f"storage:\n  path: {tmp}/bot.sqlite3\nweb:\n  rate_limit:\n    requests: 100000\n")
+        process = subprocess.Popen([sys.executable, "-m", "bot", "web", "--config", str(config), "--port", str(port)],
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            urllib.request.urlopen(urllib.request.Request(url + "/api/ask", data=b'{"q": "\u5fae\u4fe1"}',
+                                                          headers={"content-type": "application/json"}))
+            started = rss_mb(process.pid)
+            pictures = [as_sent(DRAW[i["kind"]](i, n)) for n, i in enumerate(items)]
+
+            def send(data: bytes) -> None:
+                request = urllib.request.Request(url + "/api/image", data=data, headers={"content-type": "image/jpeg"})
+                urllib.request.urlopen(request, timeout=60).read()
+
+            send(pictures[0])
+            first = rss_mb(process.pid)
+            after = []
+            for _ in range(3):  # the whole set three times: memory that keeps growing would be a leak
+                for data in pictures:
+                    send(data)
+                after.append(rss_mb(process.pid))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    print(f"web process memory (VmRSS): {started:.0f} MB after a question, {first:.0f} MB after the first picture "
+          f"(OCR models loaded), then after each of three passes over the {len(pictures)} pictures: "
+          f"{', '.join(f'{mb:.0f}' for mb in after)} MB")
+
+
+def typed_replies(items: list[dict]) -> list[dict]:
+    """The same conversation on the typed text (and the code's link, pasted)."""
+    from bot.checker import MessageChecker
+    from bot.conversation import Conversation
+    from bot.matcher import load_matcher
+    from bot.reading import Reading
+    from bot.render import picture_json
+    from bot.store import Store
+
+    matcher = load_matcher()
+    with tempfile.TemporaryDirectory(prefix="bench-typed-") as tmp:
+        store = Store(Path(tmp) / "typed.sqlite3")
+        conversation = Conversation(matcher, MessageChecker(matcher.kb, matcher.normaliser), store)
+        replies = []
+        for number, item in enumerate(items):
+            codes = ()
+            if item.get("qr"):
+                from bot.reading import explain
+
+                codes = (explain(item["qr"]["data"], matcher.kb.domains, in_qr=True),)
+            pictured = conversation.picture(f"typed:{number}", Reading(typed_text(item), codes))
+            replies.append(picture_json(matcher.kb, pictured, 0))
+        store.close()
+    return replies
+
+
+if __name__ == "__main__":
+    main()

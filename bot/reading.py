@@ -1,0 +1,488 @@
+"""Pictures in, text and links out: OCR and QR codes read on this machine, and what a link really points to.
+
+Reading knows no channel and decides nothing: it returns the text a picture
+shows, the QR codes it holds and facts about every address (the real domain,
+official or not, lookalike, shortener, payment code, group invitation, contact
+card). The conversation decides what the text is. The OCR models (RapidOCR's,
+shipped inside its wheel, on ONNX Runtime) load on the first picture and stay;
+nothing is downloaded and no picture is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import io
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from .knowledge import Domains, KnownPrefix, Localized
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Bad input is refused before it costs anything: the byte size first, then the
+# pixel count the header claims, before a single pixel is decoded.
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+# A picture taller than this many widths is read in overlapping slices: a long
+# screenshot shrunk whole to the detector's size would leave its text a few pixels high.
+SLICE_RATIO = 2.0
+SLICE_OVERLAP = 0.2  # of a slice's height
+# The text detector works on the picture shrunk to this long side (RapidOCR's
+# default enlarges small pictures to 736 pixels on the short side, which cost
+# twice the time on phone screenshots and read no more; 960 read the labelled
+# set of bench/bench_pictures.py no better than 736, at 13% more time).
+DETECT_SIDE = 736
+# Reading runs in worker threads, never on the event loop; at most this many
+# pictures wait or run at once (more are refused at once), and a person may
+# have at most PER_PERSON of them.
+QUEUE_LIMIT = 8
+PER_PERSON = 2
+TIME_LIMIT = 10.0  # seconds a channel waits for one picture
+
+Kind = Literal["url", "payment", "group", "contact", "text"]
+Warning = Literal["lookalike", "punycode", "ip", "shortener"]
+
+# Second-level public suffixes under which the registrable domain has three labels.
+_SECOND_LEVEL = frozenset({
+    "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "com.hk", "org.hk", "net.hk", "gov.hk",
+    "com.tw", "org.tw", "net.tw", "gov.tw", "edu.tw", "com.mo", "co.uk", "org.uk", "com.au", "co.jp",
+    "com.sg", "com.my", "co.kr",
+})
+# A web address in free text: with a scheme, or a bare host with a common top-level domain.
+_URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]"
+_TLDS = ("com|cn|net|org|top|xyz|cc|vip|info|shop|site|online|club|app|link|live|me|io|ly|co|tk|icu|work|"
+         "fun|ink|pro|biz|asia|hk|tw|mo|wang|ltd|store|tech|cloud|life|today|win|bet")
+_URL = re.compile(
+    rf"(?:(?:https?|wxp)://{_URL_CHARS}+"
+    rf"|(?<![\w.@-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})(?![A-Za-z0-9-])(?:[:/?#]{_URL_CHARS}*)?"
+    rf"|(?<![\w.])\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?::\d{{2,5}})?(?:/{_URL_CHARS}*)?)",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?)]}'\""
+
+
+class PictureError(Exception):
+    """A picture that cannot be read: `key` names the one-line reply (ui.yaml), the message says it in English."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class LinkFact:
+    """One address or QR payload, and what it is."""
+
+    data: str  # as found
+    kind: Kind
+    domain: str | None  # the registrable domain: the part that says who owns the address
+    host: str | None
+    official: bool | None  # on the list of official domains; None where the question does not apply
+    warning: Warning | None = None
+    imitates: str | None = None  # the official domain a lookalike borrows
+    name: Localized | None = None  # the official site's name, or what a payment, group or contact code is
+    in_qr: bool = False
+
+    @property
+    def risk(self) -> Literal["high", "medium"] | None:
+        """What the address alone says: a disguised address is high risk, a hidden destination medium."""
+        if self.warning in ("lookalike", "punycode", "ip"):
+            return "high"
+        if self.warning == "shortener":
+            return "medium"
+        return None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a picture shows: its text, line by line, and its QR codes."""
+
+    text: str
+    codes: tuple[LinkFact, ...] = ()
+    ms: int = 0  # wall-clock time of the reading
+    cpu_ms: int = 0  # processor time of the whole process meanwhile (all of it the reading's, in the command line)
+
+
+# -- addresses --------------------------------------------------------------------------
+
+
+def registrable_domain(host: str) -> str:
+    """The domain a person registers (safe-login.top of weixin.qq.com.safe-login.top)."""
+    labels = host.split(".")
+    if len(labels) >= 3 and ".".join(labels[-2:]) in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def _host_of(address: str) -> str | None:
+    rest = re.sub(r"^[a-z][a-z0-9+.-]*://", "", address.strip(), flags=re.IGNORECASE)
+    host = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1]  # user:password@host
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    host = host.strip().rstrip(".").lower()
+    return host or None
+
+
+def _prefixed(lowered: str, known: tuple[KnownPrefix, ...]) -> KnownPrefix | None:
+    for item in known:
+        if lowered.startswith(item.prefix) or (item.prefix.startswith("https://")
+                                               and lowered.startswith("http://" + item.prefix[8:])):
+            return item
+    return None
+
+
+def explain(data: str, domains: Domains, in_qr: bool = False) -> LinkFact:
+    """What an address or QR payload is: its kind, real domain, official or not, and what disguises it."""
+    lowered = data.strip().lower()
+    payment = _prefixed(lowered, domains.payment)
+    if payment is not None:
+        host = _host_of(lowered) if "://" in lowered and not lowered.startswith("wxp://") else None
+        return LinkFact(data, "payment", registrable_domain(host) if host else None, host, None, name=payment.name,
+                        in_qr=in_qr)
+    for kind, known in (("group", domains.groups), ("contact", domains.contacts)):
+        item = _prefixed(lowered, known)
+        if item is not None:
+            host = _host_of(lowered) if "://" in lowered else None
+            return LinkFact(data, kind, registrable_domain(host) if host else None, host, None, name=item.name,
+                            in_qr=in_qr)
+    if not _looks_like_address(lowered):
+        return LinkFact(data, "text", None, None, None, in_qr=in_qr)
+    host = _host_of(lowered)
+    if host is None:
+        return LinkFact(data, "text", None, None, None, in_qr=in_qr)
+    return _judge_host(data, host, domains, in_qr)
+
+
+def _looks_like_address(lowered: str) -> bool:
+    if re.match(r"^(https?|ftp)://", lowered):
+        return True
+    match = _URL.fullmatch(lowered)
+    return match is not None
+
+
+def _judge_host(data: str, host: str, domains: Domains, in_qr: bool) -> LinkFact:
+    try:
+        ipaddress.ip_address(host)
+        return LinkFact(data, "url", host, host, False, "ip", in_qr=in_qr)
+    except ValueError:
+        pass
+    if any(ord(c) > 127 for c in host):
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return LinkFact(data, "url", host, host, False, "punycode", in_qr=in_qr)
+    domain = registrable_domain(host)
+    for official in domains.official:
+        if host == official.domain or host.endswith("." + official.domain):
+            return LinkFact(data, "url", domain, host, True, name=official.name, in_qr=in_qr)
+    if any(label.startswith("xn--") for label in host.split(".")):
+        return LinkFact(data, "url", domain, host, False, "punycode", in_qr=in_qr)
+    imitated = _imitated(host, domain, domains)
+    if imitated is not None:
+        return LinkFact(data, "url", domain, host, False, "lookalike", imitates=imitated, in_qr=in_qr)
+    if host in domains.shorteners or domain in domains.shorteners:
+        return LinkFact(data, "url", domain, host, False, "shortener", in_qr=in_qr)
+    return LinkFact(data, "url", domain, host, False, in_qr=in_qr)
+
+
+def _imitated(host: str, domain: str, domains: Domains) -> str | None:
+    """The official domain a host borrows the look of: its owner's domain inside another's host, or its name."""
+    labels = host.split(".")
+    for official in domains.official:
+        owner = registrable_domain(official.domain)
+        if domain == owner:
+            continue  # the owner's own sub-domain (weixin.qq.com): not official, not a lookalike
+        owner_labels = owner.split(".")
+        n = len(owner_labels)
+        if any(labels[i:i + n] == owner_labels for i in range(len(labels) - n)):
+            return owner  # weixin.qq.com.safe-login.top borrows qq.com
+        # weixin110-qq.com, 12377-cn.top: the distinctive name inside another domain's name.
+        names = [part for part in official.domain.split(".") if len(part) >= 5]
+        if any(name in domain.split(".")[0] for name in names):
+            return official.domain
+    return None
+
+
+def links_in(text: str, domains: Domains, limit: int = 10) -> tuple[LinkFact, ...]:
+    """Every web address, payment code or group link in a text, explained; at most `limit`."""
+    found: list[LinkFact] = []
+    seen: set[str] = set()
+    for match in _URL.finditer(text or ""):
+        address = match.group(0).rstrip(_TRAILING)
+        if not address or address.lower() in seen or "@" in address.split("/")[0] and "://" not in address:
+            continue
+        seen.add(address.lower())
+        found.append(explain(address, domains))
+        if len(found) >= limit:
+            break
+    return tuple(found)
+
+
+# -- pictures ---------------------------------------------------------------------------
+
+
+def open_picture(data: bytes):
+    """The picture as RGB pixels, or PictureError: too big, too many pixels, not a picture, or broken."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(data) > MAX_BYTES:
+        raise PictureError("picture_too_big", f"the picture is over {MAX_BYTES // (1024 * 1024)} MB")
+    if not data:
+        raise PictureError("picture_not_image", "the file is empty")
+    try:
+        picture = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise PictureError("picture_not_image", "the file is not a picture (JPEG, PNG, WebP, GIF or BMP)") from None
+    except Image.DecompressionBombError:
+        raise PictureError("picture_too_many_pixels", _too_many()) from None
+    width, height = picture.size
+    if width * height > MAX_PIXELS:
+        raise PictureError("picture_too_many_pixels", _too_many())
+    try:
+        picture.load()
+        picture = ImageOps.exif_transpose(picture) or picture  # a phone photo taken sideways
+        return picture.convert("RGB")
+    except Image.DecompressionBombError:
+        raise PictureError("picture_too_many_pixels", _too_many()) from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise PictureError("picture_broken", "the picture is broken or cut short") from None
+
+
+def _too_many() -> str:
+    return f"the picture has over {MAX_PIXELS // 1_000_000} million pixels"
+
+
+class _Engine:
+    """RapidOCR with the models of its own wheel, loaded once per process on first use."""
+
+    _lock = threading.Lock()
+    _ocr = None
+
+    @classmethod
+    def get(cls):
+        if cls._ocr is None:
+            with cls._lock:
+                if cls._ocr is None:
+                    import rapidocr
+                    from rapidocr import RapidOCR
+
+                    _quiet_onnxruntime_threads()
+                    models = Path(rapidocr.__file__).resolve().parent / "models"
+                    # Explicit model paths: RapidOCR downloads only when given none.
+                    cls._ocr = RapidOCR(params={
+                        "Global.log_level": "error",
+                        "Global.use_cls": False,  # screenshots and posters are upright
+                        "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
+                        "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
+                        "Cls.model_path": str(models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+                        "Det.limit_type": "max",
+                        "Det.limit_side_len": DETECT_SIDE,
+                    })
+        return cls._ocr
+
+
+@dataclass(frozen=True)
+class _Line:
+    left: float
+    right: float
+    top: float
+    bottom: float
+    text: str
+
+
+def _quiet_onnxruntime_threads() -> None:
+    """ONNX Runtime's worker threads spin while they wait for work: measured on the labelled set,
+    that is 40% more processor time per picture (629 against 384 ms), taken from the bot's other
+    work. RapidOCR builds its sessions' options in one place; they get spinning turned off there."""
+    from rapidocr.inference_engine.onnxruntime import main as ort
+
+    build = ort.OrtInferSession._init_sess_opts
+    if getattr(build, "quiet", False):
+        return
+
+    def quiet_options(cfg):
+        options = build(cfg)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return options
+
+    quiet_options.quiet = True
+    ort.OrtInferSession._init_sess_opts = staticmethod(quiet_options)
+
+
+def ocr_lines(rgb: "np.ndarray") -> list[str]:
+    """The text of a picture as paragraphs, top to bottom; tall pictures are read in slices."""
+    height, width = rgb.shape[:2]
+    engine = _Engine.get()
+    bgr = rgb[:, :, ::-1]
+    if height <= SLICE_RATIO * width * 1.25:
+        return paragraphs(_lines_of(engine(bgr), 0, 0, height))
+    size = int(SLICE_RATIO * width)
+    step = int(size * (1 - SLICE_OVERLAP))
+    margin = (size - step) // 2
+    lines: list[_Line] = []
+    top = 0
+    while True:
+        bottom = min(top + size, height)
+        # A line belongs to the slice whose middle part holds its centre: read once, never twice.
+        keep_from = top + margin if top else 0
+        keep_to = bottom - margin if bottom < height else height
+        lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
+        if bottom >= height:
+            return paragraphs(lines)
+        top += step
+
+
+def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
+    boxes = getattr(result, "boxes", None)
+    texts = getattr(result, "txts", None)
+    if boxes is None or texts is None:
+        return []
+    kept = []
+    for box, text in zip(boxes, texts):
+        xs = [float(point[0]) for point in box]
+        ys = [float(point[1]) + offset for point in box]
+        centre = sum(ys) / len(ys)
+        if keep_from <= centre < keep_to and text.strip() and not _CHROME.match(text.strip()):
+            kept.append(_Line(min(xs), max(xs), min(ys), max(ys), text.strip()))
+    return kept
+
+
+# A phone's status bar and a chat's time stamps say nothing about the message: "9:41", "87%", "<", "昨天 21:08".
+_CHROME = re.compile(
+    r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|上午|下午|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
+    r"(?:\s?(?:am|pm))?)$", re.IGNORECASE)
+_SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
+
+
+def paragraphs(lines: list[_Line]) -> list[str]:
+    """Lines a text wrapped joined back into one: a line that reached its block's right edge,
+    followed by one starting at the same left edge just below it, is the same sentence."""
+    out: list[_Line] = []
+    for line in lines:
+        last = out[-1] if out else None
+        if last is not None and _continues(last, line, lines):
+            glue = " " if last.text[-1:].isascii() and line.text[:1].isascii() else ""
+            out[-1] = _Line(last.left, max(last.right, line.right), last.top, line.bottom, last.text + glue + line.text)
+        else:
+            out.append(line)
+    return [line.text for line in out]
+
+
+def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
+    height = max(previous.bottom - previous.top, 1.0)
+    if previous.text.endswith(_SENTENCE_END):
+        return False
+    if not (-0.5 * height <= line.top - previous.bottom <= 0.9 * height):
+        return False
+    if abs(line.left - previous.left) > 0.6 * height:
+        return False
+    # The wrapped line ran to the width of its block: as wide as the widest neighbour at that left edge.
+    widest = max((other.right for other in lines if abs(other.left - previous.left) <= 0.6 * height
+                  and abs(other.top - previous.top) <= 6 * height), default=previous.right)
+    return previous.right >= widest - 1.5 * height
+
+
+def qr_payloads(rgb: "np.ndarray") -> list[str]:
+    """The payloads of the QR codes in a picture (a code alone, or one inside a poster)."""
+    import cv2
+
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    found: list[str] = []
+    for image in _qr_views(gray):
+        for detector in (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()):
+            try:
+                ok, payloads, _, _ = detector.detectAndDecodeMulti(image)
+            except cv2.error:
+                continue
+            if ok:
+                found += [p for p in payloads if p and p not in found]
+            if found:
+                return found
+    return found
+
+
+def _qr_views(gray):
+    import cv2
+
+    yield gray
+    height, width = gray.shape[:2]
+    if max(height, width) > 1600:
+        scale = 1600 / max(height, width)
+        yield cv2.resize(gray, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+    # A small code: enlarged, the finder patterns are found more often.
+    if max(height, width) < 800:
+        yield cv2.resize(gray, (width * 2, height * 2), interpolation=cv2.INTER_NEAREST)
+
+
+def read_picture(data: bytes, domains: Domains) -> Reading:
+    """A picture's text and QR codes; PictureError for bad input. Runs wherever it is called: keep it off an event loop."""
+    import numpy as np
+
+    started, cpu = time.perf_counter(), time.process_time()
+    rgb = np.asarray(open_picture(data))
+    codes = tuple(explain(payload, domains, in_qr=True) for payload in qr_payloads(rgb))
+    text = "\n".join(ocr_lines(rgb))
+    return Reading(text, codes, int((time.perf_counter() - started) * 1000), int((time.process_time() - cpu) * 1000))
+
+
+class PictureReader:
+    """Reads pictures in worker threads: a bounded queue, a few per person, a time limit per picture."""
+
+    def __init__(self, domains: Domains, workers: int = 1, queue_limit: int = QUEUE_LIMIT,
+                 per_person: int = PER_PERSON, time_limit: float = TIME_LIMIT) -> None:
+        self.domains = domains
+        self.queue_limit = queue_limit
+        self.per_person = per_person
+        self.time_limit = time_limit
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="picture")
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._by_person: dict[str, int] = {}
+
+    @property
+    def pending(self) -> int:
+        """Pictures waiting or being read now."""
+        return self._pending
+
+    def read(self, data: bytes) -> Reading:
+        """Read one picture in the calling thread (the command line)."""
+        return read_picture(data, self.domains)
+
+    async def read_async(self, data: bytes, person: str = "", time_limit: float | None = None) -> Reading:
+        """Read one picture off the event loop; PictureError("picture_busy" / "picture_timeout") when it cannot be now."""
+        with self._lock:
+            if self._pending >= self.queue_limit or self._by_person.get(person, 0) >= self.per_person:
+                raise PictureError("picture_busy", "too many pictures are being read: try again in a minute")
+            self._pending += 1
+            self._by_person[person] = self._by_person.get(person, 0) + 1
+        future = self._pool.submit(read_picture, data, self.domains)
+        # The slot is freed when the reading really ends, not when a caller stops waiting.
+        future.add_done_callback(lambda _: self._release(person))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), time_limit or self.time_limit)
+        except asyncio.TimeoutError:
+            raise PictureError("picture_timeout", "reading the picture took too long") from None
+
+    def _release(self, person: str) -> None:
+        with self._lock:
+            self._pending -= 1
+            left = self._by_person.get(person, 1) - 1
+            if left > 0:
+                self._by_person[person] = left
+            else:
+                self._by_person.pop(person, None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,73 @@
+"""Pictures for the tests, drawn on the spot: text as a screenshot, QR codes, and broken or hostile files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+if not Path(FONT).exists():  # ./run test installs it as root (fonts-wqy-microhei), with the browser
+    pytest.skip(f"{FONT} is missing: install Debian's fonts-wqy-microhei to draw the test pictures",
+                allow_module_level=True)
+
+
+def text_picture(lines: list[str], width: int = 900, size: int = 40, fmt: str = "JPEG", qr: str | None = None) -> bytes:
+    """Lines of text on a plain background (a screenshot's worth), with a QR code below them if asked."""
+    face = ImageFont.truetype(FONT, size)
+    height = 80 + len(lines) * int(size * 1.8) + (480 if qr else 0)
+    picture = Image.new("RGB", (width, height), "#ffffff")
+    draw = ImageDraw.Draw(picture)
+    for i, line in enumerate(lines):
+        draw.text((40, 40 + i * int(size * 1.8)), line, font=face, fill="#111111")
+    if qr:
+        code = qr_code(qr, 8)
+        picture.paste(code, ((width - code.width) // 2, height - code.height - 20))
+    out = io.BytesIO()
+    picture.save(out, fmt, **({"quality": 80} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def qr_code(data: str, scale: int = 10) -> Image.Image:
+    import segno
+
+    out = io.BytesIO()
+    segno.make(data, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return Image.open(out).convert("RGB")
+
+
+def qr_picture(data: str) -> bytes:
+    out = io.BytesIO()
+    qr_code(data).save(out, "PNG")
+    return out.getvalue()
+
+
+def blank_picture() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), "#ffffff").save(out, "PNG")
+    return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file that claims `width` x `height` pixels: a decompression bomb's header."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    rows = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def truncated_jpeg() -> bytes:
+    whole = text_picture(["这张图片被截断了"], fmt="JPEG")
+    return whole[: len(whole) // 2]
+
+
+def over_ten_megabytes() -> bytes:
+    return b"\xff\xd8\xff\xe0" + b"\x00" * (10 * 1024 * 1024 + 16)

@@ -1,0 +1,248 @@
+"""Pictures and links: what a screenshot, a poster or a QR code says, read offline, and what the bot replies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import Card, Checked, Conversation, Notice, Pictured
+from bot.reading import PictureError, PictureReader, Reading, explain, links_in, open_picture, read_picture
+from bot.render import picture_json, render_reply_text
+from bot.store import Store
+
+from . import pictures
+from .conftest import ROOT
+
+
+@pytest.fixture
+def conversation(matcher, checker, tmp_path):
+    store = Store(tmp_path / "pictures.sqlite3")
+    yield Conversation(matcher, checker, store)
+    store.close()
+
+
+# -- links: the real domain, official or not, and what disguises it ------------------------
+
+
+@pytest.mark.parametrize("address, kind, domain, official, warning", [
+    ("https://weixin110.qq.com/security", "url", "qq.com", True, None),
+    ("https://www.12377.cn/", "url", "12377.cn", True, None),
+    ("https://weixin.qq.com.safe-login.top/verify", "url", "safe-login.top", False, "lookalike"),
+    ("http://weixin110-qq.com/login", "url", "weixin110-qq.com", False, "lookalike"),
+    ("https://xn--wxq-9ra.com/", "url", "xn--wxq-9ra.com", False, "punycode"),
+    ("http://47.96.12.201:8080/login", "url", "47.96.12.201", False, "ip"),
+    ("https://t.cn/A6Ghk2Lm", "url", "t.cn", False, "shortener"),
+    ("https://example.org/page", "url", "example.org", False, None),
+    ("https://weixin.qq.com/g/AbCd", "group", "qq.com", None, None),
+    ("https://u.wechat.com/EAbc", "contact", "wechat.com", None, None),
+    ("wxp://f2f0Qk3mZx9Lq7", "payment", None, None, None),
+    ("会员卡号 88023", "text", None, None, None),
+])
+def test_an_address_is_explained_by_what_it_really_is(kb, address, kind, domain, official, warning):
+    fact = explain(address, kb.domains)
+    assert (fact.kind, fact.domain, fact.official, fact.warning) == (kind, domain, official, warning)
+
+
+def test_every_official_domain_cites_its_source(kb):
+    assert {d.domain for d in kb.domains.official} == {"weixin110.qq.com", "110.qq.com", "aq.qq.com", "12377.cn"}
+    assert all(d.source for d in kb.domains.official)
+
+
+def test_an_official_domain_without_a_source_is_refused(kb_copy):
+    from bot.knowledge import KnowledgeError, load_knowledge
+
+    path = kb_copy / "domains.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "    source: China Daily, 2014 (shared/official-channels.md, grade A)\n", "", 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(kb_copy)
+    assert any("domains.yaml" in p and "source" in p for p in caught.value.problems)
+
+
+def test_links_in_typed_text_are_checked_the_same_way(conversation):
+    reply = conversation.receive("typed", "您的账号异常，请马上登录 weixin.qq.com.safe-login.top 验证解封")
+    assert isinstance(reply, Checked) and reply.verdict.risk == "high"
+    assert [f.warning for f in reply.links] == ["lookalike"]
+    text = render_reply_text(conversation.kb, reply)
+    assert "safe-login.top" in text and "qq.com" in text
+    # An e-mail address is no link; a warning that quotes a fake address stays a warning.
+    assert links_in("写信到 abc@qq.com", conversation.kb.domains) == ()
+    warning = conversation.check("w", "提醒大家：不要打开 weixin.qq.com.safe-login.top 这种假网址，这是骗子的")
+    assert warning.verdict.risk == "low"
+
+
+# -- reading pictures ------------------------------------------------------------------
+
+
+def test_a_screenshot_is_read_and_its_ad_gets_a_verdict(kb, conversation):
+    data = pictures.text_picture(["高价收手机卡，一张200元", "当天结算，不违法", "有意加微信私聊"])
+    reading = read_picture(data, kb.domains)
+    assert "收手机卡" in reading.text and "当天结算" in reading.text
+    reply = conversation.picture("u1", reading)
+    assert isinstance(reply, Pictured) and isinstance(reply.reply, Checked)
+    assert reply.reply.verdict.risk == "high" and reply.excerpt.startswith("高价收手机卡")
+    shown = render_reply_text(kb, reply)
+    assert shown.startswith("图里写着：高价收手机卡")  # the reply says what was read
+
+
+def test_a_ban_notice_gets_its_card_and_a_question_its_answer(kb, conversation):
+    notice = read_picture(pictures.text_picture(["帐号已被限制登录", "你的微信帐号因涉嫌违规，已被限制登录。"]), kb.domains)
+    reply = conversation.picture("u2", notice)
+    assert isinstance(reply.reply, Card) and reply.reply.topic.id == "ban-appeal"
+    question = read_picture(pictures.text_picture(["微信被封了，里面的零钱还能取出来吗？"]), kb.domains)
+    reply = conversation.picture("u3", question)
+    assert isinstance(reply.reply, Card) and reply.reply.topic.id == "banned-funds-withdrawal"
+
+
+def test_a_ban_notice_screenshot_answers_the_checklist_question(kb, conversation):
+    conversation.checklist_start("u4")
+    conversation.checklist_platform("u4", "wechat")
+    notice = Reading("帐号已被封禁\n你的帐号因涉嫌参与赌博，已被限制使用部分功能。")
+    reply = conversation.picture("u4", notice)
+    assert type(reply.reply).__name__ == "Checklist" and reply.reply.reason == "gambling"
+
+
+def test_qr_codes_alone_and_inside_a_poster_are_decoded_and_explained(kb, conversation):
+    alone = read_picture(pictures.qr_picture("wxp://f2f0Qk3mZx9Lq7"), kb.domains)
+    assert [(c.kind, c.data) for c in alone.codes] == [("payment", "wxp://f2f0Qk3mZx9Lq7")]
+    reply = conversation.picture("u5", alone)
+    assert "扫码就是给对方付钱" in render_reply_text(kb, reply)
+    poster = read_picture(pictures.text_picture(["账号安全升级", "请扫码登录完成认证"],
+                                                qr="https://weixin.qq.com.verify-center.top/login"), kb.domains)
+    assert [(c.kind, c.domain, c.official, c.warning) for c in poster.codes] == \
+        [("url", "verify-center.top", False, "lookalike")]
+    reply = conversation.picture("u6", poster)
+    assert reply.risk == "high" and "verify-center.top" in render_reply_text(kb, reply)
+
+
+def test_a_picture_without_text_says_so(kb, conversation):
+    reading = read_picture(pictures.blank_picture(), kb.domains)
+    reply = conversation.picture("u7", reading)
+    assert reading.text == "" and isinstance(reply.reply, Notice) and reply.reply.key == "picture_no_text"
+
+
+@pytest.mark.parametrize("data, key", [
+    (b"this is not a picture", "picture_not_image"),
+    (b"", "picture_not_image"),
+    (pictures.truncated_jpeg(), "picture_broken"),
+    (pictures.png_header_only(30_000, 30_000), "picture_too_many_pixels"),  # a decompression bomb
+    (pictures.png_header_only(8_000, 6_000), "picture_too_many_pixels"),  # 48 megapixels
+    (pictures.over_ten_megabytes(), "picture_too_big"),
+])
+def test_bad_pictures_are_refused_in_one_line(kb, data, key):
+    with pytest.raises(PictureError) as caught:
+        open_picture(data)
+    assert caught.value.key == key and "\n" not in str(caught.value)
+    assert kb.text(key, "zh") and "\n" not in kb.text(key, "en")
+
+
+def test_read_text_is_masked_like_typed_text_before_it_is_stored(conversation, tmp_path):
+    reading = Reading("我的手机号13812345678，微信号：lily_88，怎么把游戏账号找回来")
+    reply = conversation.picture("u8", reading)
+    assert "13812345678" not in reply.excerpt and "lily_88" not in reply.excerpt
+    assert conversation.store.flush()
+    dump = b"".join(p.read_bytes() for p in tmp_path.glob("pictures.sqlite3*"))
+    assert b"13812345678" not in dump and "lily_88".encode() not in dump
+
+
+def test_the_queue_is_bounded_and_each_person_waits_their_turn(kb):
+    reader = PictureReader(kb.domains, queue_limit=2, per_person=1, time_limit=30)
+    data = pictures.text_picture(["排队"])
+
+    async def scenario():
+        first = asyncio.ensure_future(reader.read_async(data, "alice"))
+        await asyncio.sleep(0)
+        with pytest.raises(PictureError) as again:  # alice's second picture while her first is read
+            await reader.read_async(data, "alice")
+        second = asyncio.ensure_future(reader.read_async(data, "bob"))
+        await asyncio.sleep(0)
+        with pytest.raises(PictureError) as full:  # two pictures in the queue: a third waits for none
+            await reader.read_async(data, "carol")
+        results = await asyncio.gather(first, second)
+        return again.value.key, full.value.key, results
+
+    try:
+        again, full, results = asyncio.run(scenario())
+    finally:
+        reader.close()
+    assert again == full == "picture_busy" and all("排队" in r.text for r in results)
+    assert reader.pending == 0
+
+
+def test_a_picture_past_its_time_limit_is_answered_at_once(kb):
+    reader = PictureReader(kb.domains, time_limit=0.01)
+    try:
+        with pytest.raises(PictureError) as caught:
+            asyncio.run(reader.read_async(pictures.text_picture(["很慢的图"] * 6), "slow"))
+    finally:
+        reader.close()
+    assert caught.value.key == "picture_timeout"
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def run_bot(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, input=stdin, capture_output=True, timeout=120)
+
+
+def test_image_json_contract_one_path_and_many(tmp_path):
+    ad = tmp_path / "ad.jpg"
+    ad.write_bytes(pictures.text_picture(["专业解封微信，永久封号也能解", "先交200押金，解开再付尾款"]))
+    code = tmp_path / "code.png"
+    code.write_bytes(pictures.qr_picture("https://110.qq.com/report"))
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not a picture")
+    one = run_bot("image", "--json", str(ad))
+    assert one.returncode == 0, one.stderr
+    body = json.loads(one.stdout)
+    assert set(body) >= {"text", "qr", "reply", "topic", "risk", "ms"}
+    assert body["reply"] == "verdict" and body["risk"] == "high" and "解封" in body["text"] and body["ms"] > 0
+    many = run_bot("image", "--json", "-", stdin=f"{ad}\n{junk}\n{code}\n".encode())
+    lines = [json.loads(line) for line in many.stdout.decode().splitlines()]
+    assert len(lines) == 3 and lines[0]["risk"] == "high"
+    assert lines[1]["reply"] == "none" and "not a picture" in lines[1]["error"]
+    assert lines[2]["qr"] == [{"data": "https://110.qq.com/report", "kind": "url", "domain": "qq.com", "official": True}]
+    bad = run_bot("image", str(junk))
+    assert bad.returncode == 2 and bad.stderr.decode().count("\n") == 1 and "not a picture" in bad.stderr.decode()
+
+
+def test_pictures_are_read_without_any_network_and_text_commands_load_no_ocr(tmp_path):
+    picture = tmp_path / "p.png"
+    picture.write_bytes(pictures.text_picture(["离线读图"], fmt="PNG"))
+    script = (
+        "import socket, sys\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+        "from bot.__main__ import main\n"
+        f"sys.exit(main(['image', '--json', {str(picture)!r}]))\n"
+    )
+    offline = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=120)
+    assert offline.returncode == 0, offline.stderr.decode()[-2000:]
+    assert "离线读图" in json.loads(offline.stdout)["text"]
+    text_only = subprocess.run([sys.executable, "-c", (
+        "import sys\nfrom bot.__main__ import main\nmain(['ask', '微信被封了怎么办'])\n"
+        "heavy = [m for m in ('rapidocr', 'onnxruntime', 'cv2', 'PIL') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n")], cwd=ROOT, capture_output=True, timeout=120)
+    assert b"HEAVY []" in text_only.stdout, text_only.stdout[-500:]
+
+
+def test_picture_json_says_what_kind_of_reply(kb, conversation):
+    reply = conversation.picture("u9", Reading("微信被封了，里面的零钱还能取出来吗？"))
+    body = picture_json(kb, reply, 12)
+    assert (body["reply"], body["topic"], body["risk"], body["ms"]) == ("card", "banned-funds-withdrawal", None, 12)
+
+
+def test_onnx_runtime_threads_do_not_spin_while_they_wait(kb):
+    from bot.reading import _Engine
+
+    read_picture(pictures.text_picture(["等待"]), kb.domains)
+    engine = _Engine.get()
+    for part in (engine.text_det, engine.text_rec):
+        options = part.session.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
