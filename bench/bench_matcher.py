@@ -119,6 +119,7 @@ def generated_kb(n_topics: int, seed: int = 11) -> Path:
         topic = dict(real[i % len(real)])
         topic["id"] = f"gen-{i:04d}"
         topic["related"] = [real[i % len(real)]["id"]]
+        topic.pop("situations", None)  # a phrasing may stand under one topic only
         topic["questions"] = [
             "".join(rng.sample(vocab_zh, rng.randint(3, 6))) + f"{i}-{j}" if j % 3 else
             " ".join(rng.choice(["how", "wechat", "account", "scam", "money", "ban", "report", "code"]) for _ in range(5)) + f" {i} {j}"
