@@ -59,6 +59,9 @@ def main() -> None:
     no_dialect = TextNormaliser(dataclasses.replace(kb.synonyms, dialect={}), kb.userdict,
                                 cache_dir=Path(tempfile.mkdtemp(prefix="ablation-")))
     row("− Cantonese only (synonyms.yaml `dialect`)", kb, no_dialect, settings)
+    no_pinyin = TextNormaliser(kb.synonyms, kb.userdict, cache_dir=Path(tempfile.mkdtemp(prefix="ablation-")),
+                               pinyin=False)
+    row("− pinyin (syllable features and typed pinyin read as words)", kb, no_pinyin, settings)
     empty_dict = Path(tempfile.mkdtemp(prefix="ablation-")) / "userdict.txt"
     empty_dict.write_text("", encoding="utf-8")
     plain_jieba = TextNormaliser(kb.synonyms, empty_dict, cache_dir=empty_dict.parent)

@@ -187,8 +187,10 @@ class MessageChecker:
         if self.model is None:
             return None
         s = self.settings
-        text = self.normaliser.normalise(norm)
-        probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text))
+        written = self.normaliser.normalise(norm, synonyms=False)
+        text = self.normaliser.fold(written)
+        probabilities = self.model.scores(text, self.normaliser.tokens_of_normalised(text),
+                                          self.normaliser.syllables(written))
         risky = 1.0 - float(probabilities[self._none_column])
         best = max((p, c) for c, p in zip(self.model.classes, probabilities.tolist()) if c != NONE_CLASS)[1]
         if risky <= s.harmless_probability:

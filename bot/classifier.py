@@ -4,8 +4,11 @@ A model is derived data, like the jieba cache: trained with scikit-learn only
 when its training data change, exported as plain arrays (vocabulary, IDF,
 weights) in a .npz file keyed by the data's content, and scored on the
 answering path with numpy alone (a sparse dot product and a softmax).
-Features are TF-IDF character 1-3-grams of the normalised text and its jieba
-words, each block L2-normalised on its own.
+Features are TF-IDF character 1-3-grams of the normalised text, its jieba
+words, and 1-2-grams of its toneless pinyin syllables (bot/pinyin.py: a
+homophone such as 解风 shares them with 解封, and so does "jiefeng"), each
+block L2-normalised on its own. A sample is (normalised text, tokens,
+syllables); a sample of two leaves the pinyin block empty.
 """
 
 from __future__ import annotations
@@ -26,24 +29,35 @@ from typing import Sequence
 import numpy as np
 
 # Bump when features() changes: every cached model is then retrained.
-FEATURE_VERSION = 1
-BLOCKS = ("c", "w")  # character n-grams, words
+FEATURE_VERSION = 2
+BLOCKS = ("c", "w", "p")  # character n-grams, words, pinyin syllable n-grams
+# (normalised text, tokens) or (normalised text, tokens, syllables)
+Sample = tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str]]
 
 
-def features(norm: str, tokens: Sequence[str]) -> list[Counter]:
-    """Raw counts of each feature block for a normalised text and its tokens."""
+def syllable_grams(syllables: Sequence[str]) -> list[str]:
+    """Syllables and syllable pairs ("jie", "jie feng"); "" breaks a run, and no pair spans it.
+
+    Pairs, not triples: 5-fold cross-validation favoured 1-2-grams over 1-3,
+    2-3 and no pinyin block at all (README, Quality).
+    """
+    grams = [s for s in syllables if s]
+    grams += [f"{a} {b}" for a, b in zip(syllables, syllables[1:]) if a and b]
+    return grams
+
+
+def features(norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> list[Counter]:
+    """Raw counts of each feature block for a normalised text, its tokens and its syllables."""
     text = norm.strip()
     grams = [*text, *(text[i: i + 2] for i in range(len(text) - 1)), *(text[i: i + 3] for i in range(len(text) - 2))]
     chars = Counter(g for g in grams if g[0] != " " and g[-1] != " ")
-    return [chars, Counter(tokens)]
+    return [chars, Counter(tokens), Counter(syllable_grams(syllables))]
 
 
 def _count_rows(index: dict[str, int], items: Sequence[str]) -> dict[int, int]:
-    """How often each known item occurs, by its row (map() runs the lookups in C)."""
-    found: dict[int, int] = {}
-    for row in map(index.get, items):
-        if row is not None:
-            found[row] = found.get(row, 0) + 1
+    """How often each known item occurs, by its row (map() and Counter run the lookups and the counting in C)."""
+    found = Counter(map(index.get, items))
+    found.pop(None, None)  # type: ignore[call-overload]  # the items the model never saw
     return found
 
 
@@ -58,27 +72,29 @@ class LinearModel:
         self.idf = idf
         self.idf_list = idf.tolist()  # scalar reads from a list are several times faster than from numpy
         # One lookup table per block, keyed by the bare feature: no key strings built per question.
-        self.block_index: list[dict[str, int]] = [{} for _ in BLOCKS]
+        by_block: dict[str, dict[str, int]] = {block: {} for block in BLOCKS}
         for key, row in index.items():
-            block, _, feature = key.partition(":")
-            self.block_index[BLOCKS.index(block)][feature] = row
+            by_block[key[0]][key[2:]] = row  # "<one-letter block>:<feature>"
+        self.block_index: list[dict[str, int]] = [by_block[block] for block in BLOCKS]
         self.coef = coef  # (features, classes)
         self.intercept = intercept  # (classes,)
 
-    def scores(self, norm: str, tokens: Sequence[str]) -> np.ndarray:
+    def scores(self, norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> np.ndarray:
         """Class probabilities (softmax), aligned with `classes`.
 
         The same features as features(), counted straight into rows of the
         model: the many n-grams it never saw are not even counted.
         """
-        chars, words = self.block_index
+        chars, words, sounds = self.block_index
         text = norm.strip()
         n = len(text)
         grams = [*text, *[text[i: i + 2] for i in range(n - 1)], *[text[i: i + 3] for i in range(n - 2)]]
         found = _count_rows(chars, grams)
         rows: list[int] = []
         values: list[float] = []
-        for block in (found, _count_rows(words, tokens)):
+        # Syllables and pairs unfiltered, joined in C: one with a break ("", "jie ") is in no model.
+        sound_grams = [*syllables, *map(" ".join, zip(syllables, syllables[1:]))]
+        for block in (found, _count_rows(words, tokens), _count_rows(sounds, sound_grams)):
             if block:
                 block_values = [self.idf_list[row] if count == 1 else (1.0 + math.log(count)) * self.idf_list[row]
                                 for row, count in block.items()]
@@ -111,7 +127,7 @@ class LinearModel:
         return model
 
 
-def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float = 10.0,
+def train(samples: Sequence[Sample], labels: Sequence[str], c: float = 10.0,
           class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
     """Fit a multinomial logistic regression; imports scikit-learn (about a second).
 
@@ -124,8 +140,8 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    counted = [[(f"{block}:{feature}", count) for block, counts in zip(BLOCKS, features(norm, tokens))
-                for feature, count in counts.items()] for norm, tokens in samples]
+    counted = [[(f"{block}:{feature}", count) for block, counts in zip(BLOCKS, features(*sample))
+                for feature, count in counts.items()] for sample in samples]
     df = Counter(key for doc in counted for key, _ in doc)
     vocab: dict[str, int] = {}
     block_of: list[int] = []
@@ -180,13 +196,14 @@ def train(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c
                        np.asarray(intercept, dtype=np.float64))
 
 
-def model_key(samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str], c: float,
+def model_key(samples: Sequence[Sample], labels: Sequence[str], c: float,
               class_weight: dict[str, float] | None = None, min_df: int = 1) -> str:
     """What a cached model was trained from: the data, the settings and the feature code."""
     digest = hashlib.sha256()
     digest.update(f"{FEATURE_VERSION}|{c}|{sorted((class_weight or {}).items())}|{min_df}".encode())
-    for (norm, tokens), label in zip(samples, labels):
-        digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x00".encode())
+    for (norm, tokens, *syllables), label in zip(samples, labels):
+        sounds = " ".join(syllables[0]) if syllables else ""
+        digest.update(f"{label}\x01{norm}\x01{' '.join(tokens)}\x01{sounds}\x00".encode())
     return digest.hexdigest()[:20]
 
 
@@ -201,7 +218,7 @@ class TrainingJob:
     """One model to have: its name in the cache and what it is trained from."""
 
     name: str
-    samples: Sequence[tuple[str, Sequence[str]]]
+    samples: Sequence[Sample]
     labels: Sequence[str]
     c: float = 10.0
     class_weight: dict[str, float] | None = None
@@ -214,7 +231,7 @@ class TrainingJob:
         return train(self.samples, self.labels, self.c, self.class_weight, self.min_df)
 
 
-def cached_model(cache_dir: Path, name: str, samples: Sequence[tuple[str, Sequence[str]]], labels: Sequence[str],
+def cached_model(cache_dir: Path, name: str, samples: Sequence[Sample], labels: Sequence[str],
                  c: float = 10.0, class_weight: dict[str, float] | None = None, min_df: int = 1) -> LinearModel:
     """The model for these samples: from the cache when it was trained on exactly them, else trained now."""
     return cached_models(cache_dir, [TrainingJob(name, samples, labels, c, class_weight, min_df)])[0]
@@ -302,7 +319,8 @@ def _prune(cache_dir: Path, name: str) -> None:
 def _start_child(path: Path, job: TrainingJob) -> tuple[subprocess.Popen, Path] | None:
     """A fresh interpreter training `job` and saving it to `path`; None if it cannot start."""
     spec = path.with_suffix(f".job{os.getpid()}-{threading.get_ident()}.json")
-    spec.write_text(json.dumps({"samples": [[n, list(t)] for n, t in job.samples], "labels": list(job.labels),
+    spec.write_text(json.dumps({"samples": [[n, list(t), *map(list, rest)] for n, t, *rest in job.samples],
+                                "labels": list(job.labels),
                                 "c": job.c, "class_weight": job.class_weight, "min_df": job.min_df,
                                 "path": str(path)}, ensure_ascii=False), encoding="utf-8")
     try:
@@ -334,5 +352,5 @@ def _child_succeeded(child: tuple[subprocess.Popen, Path] | None) -> bool:
 
 if __name__ == "__main__":  # the child of _train_in_child
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    train([(n, t) for n, t in spec["samples"]], spec["labels"], spec["c"], spec["class_weight"],
+    train([tuple(sample) for sample in spec["samples"]], spec["labels"], spec["c"], spec["class_weight"],
           spec["min_df"]).save(Path(spec["path"]))

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import opencc
 
+from .pinyin import reads_as_pinyin
 from .text import has_cjk
 
 
@@ -132,9 +133,12 @@ def _script_of(char: str) -> int:
 
 
 def detect(text: str) -> str:
-    """The language a question is written in: en, zh, zh-Hant (Taiwan) or zh-HK (Cantonese)."""
+    """The language a question is written in: en, zh, zh-Hant (Taiwan) or zh-HK (Cantonese).
+
+    A question typed in pinyin ("weixin bei feng le") is Chinese, answered in Simplified.
+    """
     if not has_cjk(text):
-        return "en"
+        return "zh" if reads_as_pinyin(text) else "en"
     sample = text[:400]
     # Characters of one script only count; the many shared ones say nothing.
     if sum(_script_of(c) for c in sample if "\u4e00" <= c <= "\u9fff") <= 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from rapidfuzz import fuzz, process
 from .classifier import LinearModel, TrainingJob, cached_models
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
+from .pinyin import LATIN_RUN, PinyinDecoder
 from .text import TextNormaliser
 
 Decision = Literal["answer", "suggest", "none"]
@@ -105,8 +107,12 @@ class Matcher:
         self._none_column = columns[NONE_CLASS]
         self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
         # Every word of the training texts: what an unknown word may be repaired to.
-        self._vocabulary = frozenset(tok for _, toks in prepared for tok in toks)
+        self._vocabulary = frozenset(tok for _, toks, _ in prepared for tok in toks)
         self._ascii_vocabulary = sorted(t for t in self._vocabulary if t.isascii() and t.isalpha() and len(t) >= 3)
+        # Built on the first question typed in pinyin (some 20 ms): most never need it.
+        self._decoder_words = prepared
+        self._decoder: PinyinDecoder | None = None
+        self._last_read: tuple[str, tuple[str, list[str]]] | None = None
         # A topic's `requires` words: single tokens as one set (a fast disjointness
         # test per question), words of several tokens as token sets.
         self._requires: dict[str, tuple[frozenset[str], list[frozenset[str]]]] = {}
@@ -116,13 +122,13 @@ class Matcher:
                 single = frozenset(next(iter(t)) for t in token_sets if len(t) == 1)
                 self._requires[topic.id] = (single, [t for t in token_sets if len(t) > 1])
 
-    def _topic_job(self, labels: list[str], prepared: list[tuple[str, list[str]]]) -> TrainingJob:
+    def _topic_job(self, labels: list[str], prepared: list[tuple[str, list[str], list[str]]]) -> TrainingJob:
         """The topic classifier's training: every phrasing, keyword and title, and the reject class."""
         s = self.settings
         min_df = 2 if len(prepared) > s.classifier_prune_from else 1
         return TrainingJob("topics", prepared, labels, s.classifier_c, min_df=min_df)
 
-    def _situation_job(self, samples: list[tuple[str, tuple[str, list[str]]]]) -> TrainingJob | None:
+    def _situation_job(self, samples: list[tuple[str, tuple[str, list[str], list[str]]]]) -> TrainingJob | None:
         """The situation model: which reader a phrasing is (already did it, a relative…), over every topic at once.
 
         Stage and role words (已经、扫了、我妈、群主) mean the same in every
@@ -137,13 +143,14 @@ class Matcher:
         prepared = [sample for _, sample in samples]
         return TrainingJob("situations", prepared, labels, self.settings.situation_c, class_weight=weights)
 
-    def situation_of(self, topic_id: str, norm: str, tokens: list[str] | tuple[str, ...]) -> str | None:
+    def situation_of(self, topic_id: str, norm: str, tokens: list[str] | tuple[str, ...],
+                     syllables: list[str]) -> str | None:
         """Which of the topic's situations the question is in, or None for its general reader."""
         topic = self.kb.topics.get(topic_id)
         if topic is None or not topic.situations or self.situation_model is None:
             return None
         model = self.situation_model
-        probabilities = model.scores(norm, tokens)
+        probabilities = model.scores(norm, tokens, syllables)
         columns = {c: i for i, c in enumerate(model.classes)}
         shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
         general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0
@@ -151,6 +158,42 @@ class Matcher:
         # a situation needing half the topic's readers' probability).
         best = max(shares, key=shares.__getitem__, default=None)
         return best if best is not None and shares[best] > general else None
+
+    def pinyin_decoder(self) -> PinyinDecoder | None:
+        """Typed pinyin into the knowledge base's words: its characters, its words and their variants, by frequency.
+
+        Characters are counted in the normalised phrasings (function words such
+        as 了 and 被 are never tokens); a synonym's variant counts as often as its
+        canonical word (dongjie: 冻结, folded to 封号 afterwards).
+        """
+        reader = self.normaliser.pinyin
+        if self._decoder is None and reader is not None:
+            prepared = self._decoder_words
+            chars = Counter("".join(norm for norm, _, _ in prepared))
+            counts = Counter({c: n for c, n in chars.items() if reader.reading(c)})
+            counts.update(tok for _, toks, _ in prepared for tok in toks if len(tok) > 1 and not tok.isascii())
+            for variant, canonical in self.kb.synonyms.variants.items():
+                if not variant.isascii() and variant not in counts:
+                    counts[variant] = max(1, counts.get(canonical, 0))
+            self._decoder = PinyinDecoder(reader, counts)
+        return self._decoder
+
+    def read_question(self, text: str) -> tuple[str, list[str]]:
+        """The question as the classifiers read it: normalised, and its syllables.
+
+        Typed pinyin (a whole question, or du博) is first written as the words
+        it spells; the syllables are read before synonyms fold those words.
+        """
+        last = self._last_read  # a question is read for its topic, then for its fallback
+        if last is not None and last[0] == text:
+            return last[1]
+        written = self.normaliser.normalise(text, synonyms=False)
+        decoder = self.pinyin_decoder() if LATIN_RUN.search(written) else None
+        if decoder is not None:
+            written = decoder.decode(written)
+        read = self.normaliser.fold(written), self.normaliser.syllables(written)
+        self._last_read = (text, read)
+        return read
 
     def match_question(self, text: str, context_given: bool = False) -> Match:
         """The decision for one question; never raises on any input string.
@@ -170,8 +213,8 @@ class Matcher:
         if alone.decision != "answer" or not in_running:
             return self._with_fallback(text, match)
         # The story still says who asks and at what stage ("I already sold one…").
-        norm = self.normaliser.normalise(text)
-        situation = self.situation_of(alone.topic, norm, match.tokens)
+        norm, syllables = self.read_question(text)
+        situation = self.situation_of(alone.topic, norm, match.tokens, syllables)
         others = tuple(a for a in ((Alternative(match.topic, match.score),) if match.topic else ()) + match.alternatives
                        if a.topic != alone.topic)[: self.settings.max_alternatives]
         return self._with_fallback(text, Match("answer", alone.topic, alone.score, others, match.lang, match.tokens,
@@ -188,7 +231,7 @@ class Matcher:
         overrulable = topic is not None and topic.theme in fallbacks.themes
         if match.decision != "none" and not overrulable:
             return match
-        found = fallbacks.for_question(self.normaliser.normalise(text), overruling=match.decision != "none")
+        found = fallbacks.for_question(self.read_question(text)[0], overruling=match.decision != "none")
         if found is None:
             return match
         if match.decision == "none":
@@ -215,11 +258,11 @@ class Matcher:
         """
         s = self.settings
         lang = detect_language(text)
-        norm = self.normaliser.normalise(text)
+        norm, syllables = self.read_question(text)
         tokens = self._repair_typos(self.normaliser.tokens_of_normalised(norm))
         if not tokens:
             return Match("none", None, 0.0, (), lang, ())
-        probabilities = self.model.scores(norm, tokens)
+        probabilities = self.model.scores(norm, tokens, syllables)
         out_of_scope = float(probabilities[self._none_column])
         query_tokens = set(tokens)
         scored = []
@@ -241,7 +284,7 @@ class Matcher:
         else:
             decision = "suggest"
         return Match(decision, top_topic, round(top_score, 4), tuple(ranked[1:]), lang, tuple(tokens), out_of_scope,
-                     self.situation_of(top_topic, norm, tokens))
+                     self.situation_of(top_topic, norm, tokens, syllables))
 
     def requires_met(self, topic_id: str, tokens: set[str]) -> bool:
         """False when the topic has `requires` words and the tokens hold none of them."""
@@ -276,7 +319,8 @@ class Matcher:
         close = best.topic in previous.related or self.kb.topics[best.topic].theme == previous.theme
         if (best.topic != previous.id and close and best.score >= s.followup_floor
                 and best.score / total >= s.followup_share):
-            situation = self.situation_of(best.topic, self.normaliser.normalise(text), match.tokens)
+            norm, syllables = self.read_question(text)
+            situation = self.situation_of(best.topic, norm, match.tokens, syllables)
             return Match("answer", best.topic, best.score, tuple(rest), match.lang, match.tokens, match.reject_score,
                          situation)
         return match

@@ -396,7 +396,8 @@ def render_checklist_short_text(kb: KnowledgeBase, checklist: "Checklist", link_
                                 limit: int | None = None) -> str:
     """The /banned checklist compactly: each step with its channels (or its gist), the reason, links to the cards."""
     lang = checklist.lang
-    lines = [kb.text("banned_first", lang), "", kb.text("banned_checklist", lang)]
+    # The first lines announce the checklist, so the short form has no heading of its own (WeChat's bytes).
+    lines = [kb.text("banned_first", lang)]
     for item in checklist.items:
         lines.append(f"【{item.heading}】")
         if item.paths:

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pinyin import PinyinReader
 from .utf8 import valid_text
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -255,7 +256,9 @@ def read_userdict(path: Path) -> list[tuple[str, int | None]]:
 class TextNormaliser:
     """Question text to matching tokens: the one place both the KB and questions go through."""
 
-    def __init__(self, synonyms: SynonymTable, userdict: Path, cache_dir: Path | None = None) -> None:
+    def __init__(self, synonyms: SynonymTable, userdict: Path, cache_dir: Path | None = None,
+                 pinyin: bool = True) -> None:
+        """`pinyin=False` reads no syllables (an empty pinyin block), for comparisons."""
         from .languages import converter
 
         self._t2s = converter("t2s")
@@ -266,21 +269,22 @@ class TextNormaliser:
         self._stopwords = synonyms.stopwords
         jieba_cache = JiebaCache(userdict, cache_dir)
         self._jieba = jieba_cache.tokenizer()
-        # Everything that decides a text's tokens: a cached result is only reused when all match.
+        self.pinyin = PinyinReader(jieba_cache.cache_dir) if pinyin else None
+        # Everything that decides a text's tokens and syllables: a cached result is only reused when all match.
         self._cache_key = hashlib.sha256(
-            repr((jieba_cache.key, sorted(self._variants.items()), sorted(self._dialect.items()),
-                  sorted(self._stopwords), Path(__file__).read_bytes())).encode()
+            repr((jieba_cache.key, self.pinyin.key if self.pinyin else None, sorted(self._variants.items()),
+                  sorted(self._dialect.items()), sorted(self._stopwords), Path(__file__).read_bytes())).encode()
         ).hexdigest()[:16]
         self._cache_dir = jieba_cache.cache_dir
-        self._prepared: dict[str, tuple[str, list[str]]] = {}  # text -> (normalised, tokens), this process's
+        self._prepared: dict[str, tuple[str, list[str], list[str]]] = {}  # text -> (normalised, tokens, syllables)
 
     @property
     def cache_dir(self) -> Path:
         """Where derived data (the jieba dictionary, tokenised phrasings, trained models) is cached."""
         return self._cache_dir
 
-    def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str]]]:
-        """(normalised text, tokens) for each text, as tokens_of_normalised gives them.
+    def prepare_many(self, texts: list[str]) -> list[tuple[str, list[str], list[str]]]:
+        """(normalised text, tokens, syllables) for each text, as tokens_of_normalised and syllables give them.
 
         The knowledge base's phrasings are tokenised the same way at every start;
         the result is cached on disk, keyed by the texts and everything that
@@ -291,8 +295,8 @@ class TextNormaliser:
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
             if (isinstance(cached, list) and len(cached) == len(texts)
-                    and all(isinstance(n, str) and isinstance(t, list) for n, t in cached)):
-                result = [(n, t) for n, t in cached]
+                    and all(isinstance(n, str) and isinstance(t, list) and isinstance(p, list) for n, t, p in cached)):
+                result = [(n, t, p) for n, t, p in cached]
                 if len(self._prepared) < 4 * len(texts):
                     self._prepared.update(zip(texts, result))
                 return result
@@ -303,8 +307,9 @@ class TextNormaliser:
             # A reload after an edit asks again for every text but the new ones: those are remembered.
             found = self._prepared.get(text)
             if found is None:
-                norm = self.normalise(text)
-                found = self._prepared[text] = (norm, self.tokens_of_normalised(norm))
+                written = self.normalise(text, synonyms=False)
+                norm = self.fold(written)
+                found = self._prepared[text] = (norm, self.tokens_of_normalised(norm), self.syllables(written))
             prepared.append(found)
         if len(self._prepared) > 4 * len(texts):  # texts of old versions: forgotten, not hoarded
             wanted = set(texts)
@@ -319,17 +324,30 @@ class TextNormaliser:
             pass
         return prepared
 
-    def normalise(self, text: str) -> str:
-        """NFKC, lower case, Simplified Chinese, synonyms folded; no tokenising. Any string is accepted."""
+    def normalise(self, text: str, synonyms: bool = True) -> str:
+        """NFKC, lower case, Simplified Chinese, Cantonese as Mandarin, synonyms folded (unless
+        `synonyms` is False); no tokenising. Any string is accepted."""
         text = clean_input(valid_text(text))[:MAX_MATCH_CHARS]
         text = unicodedata.normalize("NFKC", text).lower()
         if has_cjk(text):
             text = self._t2s.convert(text)
             if self._dialect_pattern is not None:
                 text = self._dialect_pattern.sub(lambda m: self._dialect[m.group(0)], text)
+        return self.fold(text) if synonyms else text
+
+    def fold(self, text: str) -> str:
+        """Synonyms folded into their canonical words, in a text normalised without them."""
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: self._variants[m.group(0)], text)
         return text
+
+    def syllables(self, written: str) -> list[str]:
+        """How a text sounds: toneless pinyin syllables, "" where the reading breaks.
+
+        Read from the text normalised without synonyms, as it was written: 冻洁
+        sounds like 冻结 only before 冻结 is folded into 封号.
+        """
+        return self.pinyin.syllables(written) if self.pinyin else []
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of a question, stopwords and punctuation removed."""

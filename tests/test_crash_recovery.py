@@ -47,7 +47,9 @@ def test_sigkill_during_a_backlog_loses_no_update(fake_api, tmp_path):
     unanswered = set(users) - set(answered_chats(fake_api))
     assert not unanswered, f"{len(unanswered)} of {len(users)} users never answered"
     assert restarted.returncode == 0, err.decode()[-2000:]
-    assert not fake_api.rejections
+    # SIGKILL can cut the one request the killed process was sending: that body arrives unparsable.
+    cut = [r for r in fake_api.rejections if "can't parse request body" in r.description]
+    assert len(cut) <= 1 and len(fake_api.rejections) == len(cut), fake_api.rejections
 
 
 def test_sigterm_confirms_what_was_handled_and_nothing_is_answered_twice(fake_api, tmp_path):

@@ -154,7 +154,7 @@ def test_logins_are_rate_limited(site):
 
 
 def test_stored_questions_are_escaped_on_the_page(site):
-    attacks = ['<script>alert("x")</script>微信被封了怎么办', '"><img src=x onerror=alert(1)>解封',
+    attacks = ['<script>alert("x")</script>微信被封了怎么办', '"><img src=x onerror=alert(1)>紫色河马',
                "</textarea><svg onload=alert(1)>"]
     for text in attacks:
         site.talk.question("u1", text, "zh")
@@ -164,7 +164,7 @@ def test_stored_questions_are_escaped_on_the_page(site):
     for raw in ("<script>alert", "<img src=x", "<svg onload"):
         assert raw not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;微信被封了怎么办" in html
-    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;解封" in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;紫色河马" in html
 
 
 def test_the_page_sends_its_security_headers(site):
@@ -193,7 +193,9 @@ def test_near_duplicates_are_one_group_with_counts_and_dates(matcher):
 def test_the_queue_shows_unanswered_unsure_pressed_and_disliked(site):
     for _ in range(3):
         site.talk.question("u1", "紫色河马今天穿什么袜子", "zh")
-    site.talk.question("u2", "解封", "zh")  # vague: "did you mean"
+    vague = next(q for q in ("封号", "账号出问题了", "解封号", "解封")
+                 if site.talk.matcher.match_question(q).decision == "suggest")
+    site.talk.question("u2", vague, "zh")  # vague: "did you mean"
     site.talk.as_question("u3", "【兼职】在家扫码一单30元，私聊", "zh")
     site.talk.vote("u4", "sell-sim-card", up=False)
     site.store.flush()
