@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Site:
         self.client = TestClient(self.app, base_url="https://testserver" if secure else "http://testserver")
 
     def close(self) -> None:
+        self.page.curation.wait_for_training(300)  # the draft's models, trained in the background
         self.page.close()
         self.store.close()
 
@@ -291,6 +293,24 @@ def test_a_stored_question_becomes_a_published_phrasing_that_is_answered(site, k
     assert site.page.curation.draft.changes() == []
     site.store.flush()
     assert question not in [row[0] for row in site.store.unanswered_for_curators()]
+
+
+def test_a_drafts_models_are_trained_while_it_is_reviewed_so_publishing_trains_nothing(site, monkeypatch):
+    """Queueing a change trains the draft's models in the background; the publish loads them from the cache."""
+    from bot import classifier
+
+    # New to every run: the model cache outlives test runs, and must not already hold this draft's models.
+    question = f"紫色长颈鹿申诉口令还灵吗 {secrets.token_hex(4)}"
+    site.login()
+    site.client.post("/curate/phrasing", data={"csrf": site.csrf(), "text": question, "target": "ban-appeal"})
+    assert site.page.curation.wait_for_training(300)
+    trained = []
+    monkeypatch.setattr(classifier, "_start_child", lambda path, job: trained.append(path) or None)
+    monkeypatch.setattr(classifier, "train", lambda *args, **kwargs: trained.append(args) or 1 / 0)
+    draft = site.client.get("/curate/draft").text
+    published = site.client.post("/curate/publish", data={"csrf": csrf_of(draft)})
+    assert "Published by Ann" in published.text and trained == []
+    assert site.talk.matcher.match_question(question).topic == "ban-appeal"
 
 
 def test_out_of_scope_and_dismiss(site):
