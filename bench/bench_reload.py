@@ -60,6 +60,12 @@ def ask(url: str, question: str) -> dict:
         return json.loads(response.read())
 
 
+def cpu_seconds(pid: int) -> float:
+    """Processor time of a process and of its children that ended (training and evaluation children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -137,12 +143,13 @@ class Curator:
         page = self.get("/curate")
         self.post("/curate/phrasing", {"csrf": self.csrf(page), "text": question, "target": TOPIC})
 
-    def publish(self, wait_for_evaluation: bool) -> float:
+    def publish(self, wait_for_evaluation: bool, on_send=lambda: None) -> float:
         """Publish from the draft page, at once or once its evaluation is shown; when the publish was sent."""
         page = self.get("/curate/draft")
         while wait_for_evaluation and "Evaluating in the background" in page:
             time.sleep(1)
             page = self.get("/curate/draft")
+        on_send()
         start = time.monotonic()
         result = self.post("/curate/publish", {"csrf": self.csrf(page)})
         if "Published by" not in result:
@@ -161,6 +168,7 @@ def main() -> None:
     # Ctrl-C or SIGTERM still stops the server this script started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
+    load_start = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-reload-"))
     kb = work / "knowledge"
     shutil.copytree(ROOT / "knowledge", kb)
@@ -196,6 +204,7 @@ def main() -> None:
     rss_start = rss_mb(server.pid)
     timings: dict[str, list[float]] = {"watcher": [], "SIGHUP": [], "curator publish": [],
                                        "curator publish after the evaluation": []}
+    cpu_times: dict[str, list[float]] = {how: [] for how in timings}
     curator = Curator(url, args.curate) if args.curate else None
     if curator:
         curator.login()
@@ -213,10 +222,17 @@ def main() -> None:
                 load.extra.append(question)
                 mark = f"【r{n}】"
                 marks[n] = marks[n - 1] if how.startswith("curator") else n
+                cpu_before = cpu_seconds(server.pid)
                 if how.startswith("curator"):
                     curator.add_phrasing(question)
+
+                    def sent() -> None:
+                        nonlocal cpu_before  # after an evaluation: only what the publish costs
+                        cpu_before = cpu_seconds(server.pid)
+
                     # A curator's publish writes the phrasing; the marked answer is only for the mixing check.
-                    since = curator.publish(wait_for_evaluation=how.endswith("evaluation"))
+                    after_evaluation = how.endswith("evaluation")
+                    since = curator.publish(after_evaluation, sent if after_evaluation else lambda: None)
                 else:
                     since = time.monotonic()
                     edit(kb, question, mark)
@@ -224,8 +240,14 @@ def main() -> None:
                         server.send_signal(signal.SIGHUP)
                 seconds = load.wait_for(question, since)
                 timings[how].append(seconds)
+                # Processor time of the server and its children meanwhile (an evaluation running
+                # in the background counts too), and the machine's load (others share it).
+                cpu = cpu_seconds(server.pid) - cpu_before
+                cpu_times[how].append(cpu)
                 windows.append((since, since + seconds))
-                print(f"round {round_ + 1}: {how}: new answer served {seconds:.1f} s after the change", flush=True)
+                print(f"round {round_ + 1}: {how}: new answer served {seconds:.1f} s after the change "
+                      f"(server and children: {cpu:.1f} s of processor time; load average "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
                 time.sleep(2)
             # A broken knowledge base: reported, and the current one keeps serving.
             path = kb / "topics" / "sell-sim-card.yaml"
@@ -264,12 +286,14 @@ def main() -> None:
         return sorted(values)[min(len(values) - 1, int(p * len(values)))] * 1000 if values else float("nan")
 
     print()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"machine: {os.cpu_count()} cores, load average {load_start:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end (shared with other work)")
     print(f"requests: {len(load.answers)} answered, {len(load.failures)} failed, {mixed} mixed answers")
     for how, values in timings.items():
         if values:
             print(f"change to new answer, {how}: " + ", ".join(f"{v:.1f}" for v in values)
-                  + f" s (median {statistics.median(values):.1f} s)")
+                  + f" s (median {statistics.median(values):.1f} s); processor time of the server and its "
+                  f"children meanwhile: " + ", ".join(f"{v:.1f}" for v in cpu_times[how]) + " s")
     print(f"/api/ask latency, steady: median {pct(steady, 0.5):.0f} ms, p99 {pct(steady, 0.99):.0f} ms ({len(steady)} requests)")
     print(f"/api/ask latency, during reloads: median {pct(during, 0.5):.0f} ms, p99 {pct(during, 0.99):.0f} ms, "
           f"max {max(during) * 1000 if during else float('nan'):.0f} ms ({len(during)} requests)")
