@@ -61,9 +61,25 @@ def ask(url: str, question: str) -> dict:
 
 
 def cpu_seconds(pid: int) -> float:
-    """Processor time of a process and of its children that ended (training and evaluation children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """Processor time of a process and its descendants, running or ended (the fork server, training
+    and evaluation children)."""
+    total, children = 0.0, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
 
 
 def rss_mb(pid: int) -> float:

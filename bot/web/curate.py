@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..classifier import start_trainer
 from ..conversation import Conversation
 from ..curation import (
     KINDS,
@@ -181,6 +182,8 @@ class CuratorPage:
         sid = secrets.token_urlsafe(32)
         self.sessions[sid] = Session(name, secrets.token_urlsafe(32), time.time() + SESSION_SECONDS)
         log.info("curator %r logged in", name)
+        # A curator's first change trains models: the fork server they come from starts now (bot/classifier.py).
+        await run_in_threadpool(start_trainer)
         response = RedirectResponse("/curate", status_code=303)
         self._cookie(response, SESSION_COOKIE, sid, SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/curate", httponly=True, samesite="strict", secure=self.secure)
