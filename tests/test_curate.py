@@ -313,6 +313,28 @@ def test_a_drafts_models_are_trained_while_it_is_reviewed_so_publishing_trains_n
     assert site.talk.matcher.match_question(question).topic == "ban-appeal"
 
 
+def test_the_evaluation_runs_below_the_servers_priority(kb_copy, tmp_path):
+    """The draft's evaluation is background work: its child yields to answers and to a publish's reload."""
+    import os
+
+    from bot.curation import EVAL_NICENESS, Evaluator
+
+    evaluator = Evaluator(tmp_path / "evaluations", folds=0)
+    try:
+        assert evaluator.result(kb_copy) is None  # queued
+        deadline = time.monotonic() + 60
+        while True:
+            with evaluator._lock:  # held from the child's start to its priority being set
+                child = evaluator._child
+            if child is not None:
+                break
+            assert time.monotonic() < deadline, "the evaluation did not start"
+            time.sleep(0.01)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + EVAL_NICENESS)
+    finally:
+        evaluator.close()
+
+
 def test_out_of_scope_and_dismiss(site):
     for text in ("火锅底料到底怎么炒才香", "asdfgh qwerty"):
         site.talk.question("u1", text, "zh")
