@@ -594,6 +594,9 @@ class Curation:
 
     def publish_now(self, by: str) -> tuple[Published | None, list[str]]:
         """Write the draft into the knowledge folder and reload; (what was published, problems). Blocking."""
+        # The draft's models, queued or being trained: the reload needs them, and once they are
+        # trained the draft is known to be valid (it is not loaded once more to check it).
+        self.wait_for_training(3600)
         with self._publishing:
             changes = self.draft.changes()
             if not changes:
