@@ -45,7 +45,11 @@ NEW_QUESTIONS = ["斑马跳舞的时候芒果会不会生气", "火星土豆排�
                  "仙人掌参加马拉松要穿什么鞋", "灯笼鱼给雪人写情书", "橡皮擦去沙漠度假带伞吗", "松鼠指挥交响乐团收门票吗",
                  "北极熊在沙漠里开奶茶店要交税吗", "彩虹糖能不能当作飞船燃料", "章鱼给自己织了八只袜子吗",
                  "月亮上的兔子会不会打篮球", "机器人厨师为什么讨厌香菜", "纸飞机能飞到海王星吗",
-                 "小狗当选村长后先修哪座桥", "大象坐电梯需要买几张票"]  # 5 rounds of 4 changes
+                 "小狗当选村长后先修哪座桥", "大象坐电梯需要买几张票", "蒲公英去火山旅行要带防晒霜吗",
+                 "袋鼠参加钢琴比赛评委打几分", "雪糕在冬天会不会感冒发烧", "蚂蚁搬家为什么不请搬家公司",
+                 "土星的戒指是谁送的订婚礼物", "鹦鹉学会了三门外语能当翻译吗"]
+# Once a few of them are phrasings of TOPIC, the model may take the next one for TOPIC before its change:
+# such a question is skipped (and said), since it could not show when the change is served.
 LOAD_QUESTIONS = ["微信被封了怎么申诉", "收手机卡一张200靠谱吗", "聊天记录还能找回吗", "my wechat got banned",
                   "陌生人发了个链接让我下载app", "今天天气怎么样", "我個微信俾人封咗，點算？"]
 
@@ -229,15 +233,22 @@ def main() -> None:
         curator.login()
     windows = []  # (start, end) of each reload, for the latency during reloads
     marks = {0: 0}  # change number -> the number of the answer's mark in force after it
+    numbers: dict[str, int] = {}  # new phrasing -> its change number
+    changed_at: dict[str, float] = {}  # new phrasing -> when its change was made (or published)
+    unused = iter(NEW_QUESTIONS)
     n = 0
     try:
         for round_ in range(args.rounds):
             curated = ("curator publish", "curator publish after the evaluation") if curator else ()
             for how in ("watcher", "SIGHUP") + curated:
                 n += 1
-                question = NEW_QUESTIONS[(n - 1) % len(NEW_QUESTIONS)]
-                if ask(url, question)["topic"] == TOPIC:
-                    print(f"note: {question!r} is answered with {TOPIC} before the change", flush=True)
+                for question in unused:
+                    if ask(url, question)["topic"] != TOPIC:
+                        break
+                    print(f"note: {question!r} is answered with {TOPIC} before any change: skipped", flush=True)
+                else:
+                    sys.exit("bench_reload: out of new questions (add some to NEW_QUESTIONS)")
+                numbers[question] = n
                 load.extra.append(question)
                 mark = f"【r{n}】"
                 marks[n] = marks[n - 1] if how.startswith("curator") else n
@@ -257,6 +268,7 @@ def main() -> None:
                     edit(kb, question, mark)
                     if how == "SIGHUP":
                         server.send_signal(signal.SIGHUP)
+                changed_at[question] = since
                 seconds = load.wait_for(question, since)
                 timings[how].append(seconds)
                 # Processor time of the server and its children meanwhile (an evaluation running
@@ -289,12 +301,12 @@ def main() -> None:
         rss_end = rss_mb(server.pid)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-    # Mixed answers: a new phrasing answered with its topic must come with a card at least as new as
-    # the phrasing (the mark written with it, or the last one before a curator's publish).
+    # Mixed answers: a new phrasing answered with its topic, once it was written, must come with a card at
+    # least as new as the phrasing (the mark written with it, or the last one before a curator's publish).
     mixed = 0
-    for _, _, question, answer in load.answers:
-        if question in NEW_QUESTIONS and answer["topic"] == TOPIC:
-            number = NEW_QUESTIONS.index(question) + 1
+    for start, _, question, answer in load.answers:
+        if question in numbers and answer["topic"] == TOPIC and start >= changed_at.get(question, float("inf")):
+            number = numbers[question]
             shown = re.match(r"【r(\d+)】", answer["answer"])
             if marks.get(number) and (shown is None or int(shown.group(1)) < marks[number]):
                 mixed += 1
