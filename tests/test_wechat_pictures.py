@@ -264,3 +264,11 @@ def test_a_slow_allowed_host_times_out_as_the_usual_send_the_text_reply():
     with pytest.raises(PictureError) as caught:
         asyncio.run(fetcher.fetch("http://mmbiz.qpic.cn/x", 0.3))
     assert caught.value.key == "picture_timeout" and time.monotonic() - started < 2
+
+
+def test_of_a_name_with_both_kinds_of_address_the_ipv4_one_is_asked():
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["2606:4700::6810:84e5", "104.16.132.229"]
+
+    fetcher = PictureFetcher(["mmbiz.qpic.cn"], resolver=resolver)
+    assert asyncio.run(fetcher.address_of("mmbiz.qpic.cn", 80)) == "104.16.132.229"

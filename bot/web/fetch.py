@@ -98,10 +98,12 @@ class PictureFetcher:
             raise Refused(f"{host} could not be resolved") from None
         if not addresses:
             raise Refused(f"{host} has no address")
-        for address in addresses:
-            if not self.address_allowed(ipaddress.ip_address(address.split("%", 1)[0])):
+        checked = [ipaddress.ip_address(address.split("%", 1)[0]) for address in addresses]
+        for address in checked:
+            if not self.address_allowed(address):
                 raise Refused(f"{host} resolves to {address}, which is not a public address")
-        return addresses[0]
+        # IPv4 first: a server without an IPv6 route would otherwise fail on a name that has both.
+        return str(min(checked, key=lambda address: address.version))
 
     async def fetch(self, url: str, time_limit: float) -> bytes:
         """The picture's bytes; Refused for an address not allowed, PictureError when too big or too slow."""
