@@ -66,6 +66,13 @@ def main() -> None:
         print()
         print(f"machine: {os.cpu_count()} cores, load average {load_start:.1f} at the start, "
               f"{os.getloadavg()[0]:.1f} at the end (shared with other work)")
+        for stat in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if b"forkserver" in stat.read_bytes() and f"PPid:\t{os.getpid()}\n" in (stat.parent / "status").read_text():
+                    rss = [line for line in (stat.parent / "status").read_text().splitlines() if line.startswith("VmRSS")]
+                    print(f"the fork server: {rss[0].split(None, 1)[1]} resident")
+            except OSError:
+                continue
         for how, values in figures.items():
             walls, cpus = [w for w, _ in values], [c for _, c in values]
             print(f"a reload that retrains, {how}: wall median {statistics.median(walls):.1f} s "

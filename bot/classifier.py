@@ -345,7 +345,7 @@ def start_trainer() -> None:
     """Start the fork server that training children come from now, so that the first training is as fast as the rest.
 
     It imports scikit-learn and SciPy once (about a second of processor time
-    and some 125 MB, in that helper process, never in the bot's) and forks a
+    and some 120 MB, in that helper process, never in the bot's) and forks a
     child per model: a child is ready in milliseconds instead of importing them
     again. It lives as long as the process that started it. Where there is no
     fork server (Windows), children are fresh interpreters.
