@@ -46,11 +46,14 @@ def retrain_seconds(runs: int) -> list[float]:
 
     An edited phrasing invalidates the tokenised phrasings and the classifier
     (the jieba dictionary only changes with userdict.txt, the pinyin table with
-    pypinyin): the process re-tokenises, imports scikit-learn, trains, caches, then answers.
+    pypinyin, the script table with OpenCC; the parsed files and patterns are found
+    by content, the edited file's aside): the process re-tokenises, imports
+    scikit-learn, trains, caches, then answers.
     """
     from bot.text import default_cache_dir
 
-    jieba_cache = sorted([*default_cache_dir().glob("jieba-*.bin"), *default_cache_dir().glob("pinyin-*.txt")])
+    kept = ("jieba*.bin", "pinyin-*.txt", "script-*.txt", "kb-*.json")
+    jieba_cache = sorted(path for pattern in kept for path in default_cache_dir().glob(pattern))
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="retrain-") as cache:
