@@ -28,6 +28,7 @@ def _yaml_loader() -> Any:
 
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+
 LANGS = ("zh", "en")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Ids travel in deep links (64 characters) and in callback data (64 bytes,
