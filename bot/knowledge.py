@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import loadcache
 from .languages import CONVERTED, Wording, base_of, localize
 from .regex_shape import super_linear_problems
-from .text import SynonymTable, clean_input, has_cjk
+from .text import SynonymTable, clean_input, default_cache_dir, has_cjk
 
-try:  # libyaml when available: several times faster on start-up.
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pure-Python PyYAML
-    _Loader = yaml.SafeLoader
+
+def _yaml_loader() -> Any:
+    """libyaml's loader when available (several times faster), else PyYAML's own.
+
+    PyYAML is imported here, not at the top: a warm start finds every file's
+    data in the load cache (bot/loadcache.py) and never needs it.
+    """
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 LANGS = ("zh", "en")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -503,14 +509,29 @@ class _FileReader:
 
     def load(self) -> Any:
         try:
-            text = self.path.read_bytes().decode("utf-8")
+            raw = self.path.read_bytes()
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             self.problems.append(f"{self.label}: not UTF-8 text (byte {exc.start})")
             return None
         except OSError as exc:
             self.problems.append(f"{self.label}: cannot read: {exc.strerror}")
             return None
-        loader = _Loader(text)
+        cache = loadcache.CURRENT.get()
+        found = cache.parsed(raw) if cache is not None else None
+        if found is not None:
+            data, self.lines = found
+            return data
+        before = len(self.problems)
+        data = self._parse(text)
+        if cache is not None and len(self.problems) == before:
+            cache.add_parsed(raw, data, self.lines)
+        return data
+
+    def _parse(self, text: str) -> Any:
+        import yaml
+
+        loader = _yaml_loader()(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -540,8 +561,10 @@ class _FileReader:
         return f"{self.label}:{line}" if line else self.label
 
 
-def _find_duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
+def _find_duplicate_key(node: Any) -> tuple[str, int] | None:
     # PyYAML silently keeps the last of two equal keys; a curator's typo would vanish.
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
@@ -917,6 +940,12 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
         if not isinstance(pattern, str) or not pattern:
             problems.append(f"{where}[{i}]: must be a non-empty string")
             continue
+        cache = loadcache.CURRENT.get()
+        # A pattern that compiled and passed the shape check before, to the same program: no need to redo either.
+        known = cache.pattern(pattern) if cache is not None else None
+        if known is not None:
+            compiled.append(known)
+            continue
         try:
             compiled.append(re.compile(pattern))
         except re.error as exc:
@@ -924,8 +953,11 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
             continue
         # Patterns run on any text a stranger sends: one that is slower than
         # linear lets a single long message stall the bot for everyone.
-        for problem in super_linear_problems(pattern):
+        shape_problems = super_linear_problems(pattern)
+        for problem in shape_problems:
             problems.append(f"{where}[{i}]: {problem}")
+        if cache is not None and not shape_problems:
+            cache.add_pattern(pattern, compiled[-1])
     return tuple(compiled)
 
 
@@ -1317,9 +1349,20 @@ def question_key(question: str) -> str:
 def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     """Load and validate knowledge/; raise KnowledgeError naming every problem."""
     root = Path(root) if root is not None else default_kb_dir()
-    problems: list[str] = []
     if not root.is_dir():
         raise KnowledgeError([f"{root}: knowledge base folder not found"])
+    # Parsed files and compiled patterns from earlier loads, found by content (bot/loadcache.py).
+    cache = loadcache.LoadCache(default_cache_dir())
+    token = loadcache.CURRENT.set(cache)
+    try:
+        return _load_knowledge(root)
+    finally:
+        loadcache.CURRENT.reset(token)
+        cache.save()
+
+
+def _load_knowledge(root: Path) -> KnowledgeBase:
+    problems: list[str] = []
     wording, app_labels = _load_traditional(root, problems)
     themes = _load_themes(root, problems, wording)
     theme_ids = {t.id for t in themes}

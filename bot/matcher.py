@@ -19,8 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from rapidfuzz import fuzz, process
-
 from .classifier import LinearModel, TrainingJob, cached_models
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
@@ -345,6 +343,8 @@ class Matcher:
                 out.append(tok)
             elif tok.isascii():
                 if tok.isalpha() and len(tok) >= 4 and self._ascii_vocabulary:
+                    from rapidfuzz import fuzz, process  # here: most questions never need it, and starts are faster
+
                     hit = process.extractOne(tok, self._ascii_vocabulary, scorer=fuzz.ratio,
                                              score_cutoff=self.settings.typo_cutoff)
                     if hit:
