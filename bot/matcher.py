@@ -23,10 +23,11 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 
 from .classifier import LinearModel, TrainingJob, cached_models
+from .cues import CueFinder
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
 from .pinyin import LATIN_RUN, PinyinDecoder
-from .text import SynonymTable, TextNormaliser
+from .text import TextNormaliser
 
 Decision = Literal["answer", "suggest", "none"]
 NONE_CLASS = "-"  # the classifier's label for out-of-scope phrasings
@@ -100,13 +101,14 @@ class Matcher:
         texts += [(NONE_CLASS, None, q) for q in kb.out_of_scope]
         prepared = normaliser.prepare_many([q for _, _, q in texts])
         jobs = [self._topic_job([label for label, _, _ in texts], prepared)]
-        # situations.yaml's cues, one pattern each (ASCII words whole), read in the question as written.
-        self._cues = [(name, SynonymTable({}, frozenset()).compile({w: name for w in words}))
-                      for name, words in kb.situation_cues.items()]
+        # situations.yaml's cues, read in a question as written (before synonyms fold "sold" into "sell").
+        self._cues = CueFinder(kb.situation_cues)
         self._written: tuple[str, str] | None = None  # (normalised, as written) of the last question read
-        situation_job = self._situation_job(
-            [(situation, self._situation_sample(topic, sample, normaliser.normalise(q, synonyms=False)))
-             for (topic, situation, q), sample in zip(texts, prepared) if situation])
+        situated = [(topic, situation, q, sample) for (topic, situation, q), sample in zip(texts, prepared) if situation]
+        cues = self._cues.find_many([q for _, _, q, _ in situated], lambda q: normaliser.normalise(q, synonyms=False),
+                                    normaliser.cache_dir, normaliser.cache_key)
+        situation_job = self._situation_job([(situation, self._situation_sample(topic, sample, found))
+                                             for (topic, situation, _, sample), found in zip(situated, cues)])
         jobs += [situation_job] if situation_job else []
         # From the cache when trained on exactly this knowledge base; else both trained at once.
         models = cached_models(model_cache, jobs) if model_cache is not None else [job.train() for job in jobs]
@@ -153,7 +155,7 @@ class Matcher:
         return TrainingJob("situations", prepared, labels, self.settings.situation_c, class_weight=weights)
 
     def _situation_sample(self, topic_id: str, sample: tuple[str, list[str], list[str]] | tuple[str, list[str]],
-                          written: str) -> tuple[str, list[str], list[str]]:
+                          cues: list[str]) -> tuple[str, list[str], list[str]]:
         """The situation model's reading of a text of a topic: its words, plus the cues it holds, alone and with the topic.
 
         Cues are found in the text as written: synonyms fold "sold" into
@@ -162,7 +164,7 @@ class Matcher:
         topic (网恋的男朋友 is the scammer, not a relative).
         """
         norm, tokens, *syllables = sample
-        found = [f"§{name}" for name, pattern in self._cues if pattern.search(written)]
+        found = [f"§{name}" for name in cues]
         marks = [f"§@{topic_id}", *(f"{cue}@{topic_id}" for cue in found)]
         return norm, [*tokens, *found, *marks], syllables[0] if syllables else []
 
@@ -175,7 +177,8 @@ class Matcher:
         model = self.situation_model
         last = self._written
         written = last[1] if last is not None and last[0] == norm else norm
-        probabilities = model.scores(*self._situation_sample(topic_id, (norm, list(tokens), syllables), written))
+        sample = self._situation_sample(topic_id, (norm, list(tokens), syllables), self._cues.find(written))
+        probabilities = model.scores(*sample)
         columns = {c: i for i, c in enumerate(model.classes)}
         shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
         general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0

@@ -170,11 +170,12 @@ def test_stage_words_are_read_before_synonyms_fold_them_away(matcher):
                                   ("我被骗了五千块", "诈骗", "§money-gone")]:
         norm, syllables = matcher.read_question(question)
         assert folded in norm
-        words = matcher._situation_sample("sell-sim-card", (norm, [], syllables), matcher._written[1])[1]
+        cues = matcher._cues.find(matcher._written[1])
+        words = matcher._situation_sample("sell-sim-card", (norm, [], syllables), cues)[1]
         assert cue in words and f"{cue}@sell-sim-card" in words, words
-        # Without the text as written (another question read since), the folded text alone loses the stage.
+        # The folded text alone has lost the stage.
         if cue == "§done":
-            assert cue not in matcher._situation_sample("sell-sim-card", (norm, [], syllables), norm)[1]
+            assert cue[1:] not in matcher._cues.find(norm)
 
 
 def test_a_topic_never_opens_with_a_situation_it_does_not_have(matcher):
@@ -219,3 +220,32 @@ def test_a_broken_cue_list_is_named(kb_copy, cues, complaint):
     with pytest.raises(KnowledgeError) as info:
         load_knowledge(kb_copy)
     assert any("cues" in p and complaint in p for p in info.value.problems), info.value.problems
+
+
+def test_cues_are_found_as_words_in_the_text_as_written():
+    from bot.cues import CueFinder
+
+    finder = CueFinder({"kin": ("我妈", "mom", "son"), "done": ("已经", "卖给", "sold"), "peers": ("好友",),
+                        "friend-step": ("好友辅助",)})
+    assert finder.find("我妈已经把卡卖给别人了") == ["kin", "done"]
+    assert finder.find("好友辅助验证") == ["peers", "friend-step"]  # a longer word does not hide a shorter one
+    assert finder.find("my mom's friend sold it") == ["kin", "done"]
+    assert finder.find("my grandson sold nothing; momentum") == ["done"]  # ASCII words only whole
+    assert finder.find("没有线索") == []
+
+
+def test_the_cues_of_the_phrasings_are_cached_and_follow_the_lexicon(tmp_path):
+    from bot.cues import CueFinder
+
+    calls = []
+
+    def written(text):
+        calls.append(text)
+        return text
+
+    texts = ["我妈已经卖了", "没事"]
+    assert CueFinder({"kin": ("我妈",)}).find_many(texts, written, tmp_path, "k") == [["kin"], []]
+    assert CueFinder({"kin": ("我妈",)}).find_many(texts, written, tmp_path, "k") == [["kin"], []]
+    assert len(calls) == 2  # the second time from the cache
+    assert CueFinder({"done": ("已经",)}).find_many(texts, written, tmp_path, "k") == [["done"], []]
+    assert len(calls) == 4 and len(list(tmp_path.glob("cues-*.json"))) == 1
