@@ -1,8 +1,8 @@
 """The situation model's cues: words that say who asks and at what stage (situations.yaml `cues`).
 
 A cue is a named list of words (我妈、老公 and "my son" are kin; 已经、卖给 and
-"sold" are done). Chinese words are found anywhere in a text, ASCII words only
-as whole words. Finding them is a dictionary walk, not a regular expression:
+"sold" are done). Chinese words are found anywhere in a text, ASCII words (one
+or two) only as whole words. Finding them is a dictionary walk, not a regular expression:
 a trie regex over a few hundred Chinese words costs some 50 µs per text in
 Python's engine, and every phrasing of the knowledge base is read at start.
 """
@@ -47,7 +47,8 @@ class CueFinder:
                 if not names <= found and word in text:
                     found |= names
         if self._ascii:
-            for word in _ASCII_WORD.findall(text):
+            words = _ASCII_WORD.findall(text)
+            for word in [*words, *map(" ".join, zip(words, words[1:]))]:  # a cue of two words: "my mom"
                 names = self._ascii.get(word)
                 if names:
                     found |= names

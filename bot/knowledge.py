@@ -808,6 +808,9 @@ def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | No
     return kinds, _situation_cues(reader, data.get("cues", {}) if isinstance(data, dict) else {}, problems)
 
 
+_ASCII_CUE = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)?")
+
+
 def _situation_cues(reader: _FileReader, raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
     where = reader.where("cues")
     if not isinstance(raw, dict):
@@ -821,6 +824,9 @@ def _situation_cues(reader: _FileReader, raw: Any, problems: list[str]) -> dict[
             problems.append(f"{where}: field 'cues.{name}': must be a non-empty list of words (quote yes/no/on)")
         elif any(w != w.strip().lower() for w in words):
             problems.append(f"{where}: field 'cues.{name}': write words in lower case, without spaces around them")
+        elif any(w.isascii() and not _ASCII_CUE.fullmatch(w) for w in words):
+            bad = next(w for w in words if w.isascii() and not _ASCII_CUE.fullmatch(w))
+            problems.append(f"{where}: field 'cues.{name}': {bad!r}: an English cue is one or two words of letters and digits")
         else:
             cues[name] = tuple(words)
     return cues

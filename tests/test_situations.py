@@ -153,6 +153,7 @@ SITUATED = [
     ("someone wants to buy my SIM card for 200 yuan, should I", "sell-sim-card", None),
     ("掃咗陌生人嘅二維碼，而家我個微信俾人封咗", "scan-code-stranger", "banned-self"),
     ("我岳母扫了个码领鸡蛋，现在微信登不上了", "scan-code-stranger", "family"),
+    ("我姑姑把手机卡卖给了收卡的人，现在怎么办", "sell-sim-card", "family"),
     ("I already clicked the link and installed the app, what now", "suspicious-links-apps", "already-did"),
 ]
 
@@ -205,6 +206,8 @@ def test_the_general_reader_keeps_its_lines_unless_a_situation_outweighs_it_by_t
 
 @pytest.mark.parametrize("cues, complaint", [
     ({"kin": ["我妈", "My Mom"]}, "lower case"),
+    ({"kin": ["my little sister"]}, "one or two words"),
+    ({"kin": ["mom's"]}, "one or two words"),
     ({"kin": "我妈"}, "non-empty list"),
     (["kin"], "mapping"),
 ])
@@ -231,6 +234,8 @@ def test_cues_are_found_as_words_in_the_text_as_written():
     assert finder.find("好友辅助验证") == ["peers", "friend-step"]  # a longer word does not hide a shorter one
     assert finder.find("my mom's friend sold it") == ["kin", "done"]
     assert finder.find("my grandson sold nothing; momentum") == ["done"]  # ASCII words only whole
+    two = CueFinder({"my-people": ("my son", "我儿子")})
+    assert two.find("my son's card") == ["my-people"] and two.find("my grandson, son") == []
     assert finder.find("没有线索") == []
 
 
