@@ -155,6 +155,11 @@ SITUATED = [
     ("我岳母扫了个码领鸡蛋，现在微信登不上了", "scan-code-stranger", "family"),
     ("我姑姑把手机卡卖给了收卡的人，现在怎么办", "sell-sim-card", "family"),
     ("I already clicked the link and installed the app, what now", "suspicious-links-apps", "already-did"),
+    ("我俾咗五百蚊人哋話幫我解封，佢而家block咗我", "paid-unseal-service", "lost-money"),
+    ("I've been betting online for months, will my wechat be banned", "gambling-consequences", "already-did"),
+    ("my dad scanned a qr code for free eggs and now can't log in", "scan-code-stranger", "family"),
+    ("我幫人輔助驗證之後，自己個微信俾人限制咗", "unseal-helper-job", "banned-self"),
+    ("我是老師，想提醒學生不要出租門號", "sell-sim-card", "moderator"),
 ]
 
 
