@@ -59,7 +59,7 @@ class MatchSettings:
     max_alternatives: int = 3
     situation_c: float = 10.0  # inverse regularisation of the situation model
     # Log-odds the general reader needs over the likeliest situation to keep the general first lines
-    # (a grid from -1 to 1 over 5-fold cross-validation, plain and with each topic's readers weighted alike: 0).
+    # (a grid from -1 to 1 over 5-fold cross-validation, with each topic's readers weighted alike: 0).
     situation_margin: float = 0.0
     story_from: int = 60  # characters from which a question is a story whose last question may be matched alone
 
