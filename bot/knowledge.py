@@ -479,6 +479,8 @@ class KnowledgeBase:
     wording: Wording = field(default_factory=Wording)  # traditional.yaml: the converter's corrections
     app_labels: tuple[str, ...] = ()  # traditional.yaml: the app's own words the cards quote in 「…」
     domains: Domains = field(default_factory=Domains)  # official domains, shorteners, payment codes
+    # situations.yaml `cues`: cue name -> words saying who asks and at what stage (the situation model's features)
+    situation_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def userdict(self) -> Path:
@@ -806,8 +808,13 @@ def _load_themes(root: Path, problems: list[str], wording: Wording | None = None
     return tuple(themes)
 
 
-def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, SituationKind]:
-    reader, items = _read_list(root, "situations.yaml", "situations", "{id, label, about}", problems)
+def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None
+                          ) -> tuple[dict[str, SituationKind], dict[str, tuple[str, ...]]]:
+    """situations.yaml: the situation ids, and the optional `cues` (cue name -> words, lower case, Simplified)."""
+    reader, data = _read_optional(root, "situations.yaml", problems)
+    items = data.get("situations") if isinstance(data, dict) else None
+    if data is not None and (not isinstance(items, list) or not items):
+        problems.append(f"{reader.where('situations')}: field 'situations': must be a non-empty list of {{id, label, about}}")
     kinds: dict[str, SituationKind] = {}
     for i, item in enumerate(items or []):
         where = f"{reader.where('situations')}: field 'situations[{i}]'"
@@ -821,7 +828,31 @@ def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | No
         if item["id"] in kinds:
             problems.append(f"{where}: id {item['id']!r} listed twice")
         kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip(), wording))
-    return kinds
+    return kinds, _situation_cues(reader, data.get("cues", {}) if isinstance(data, dict) else {}, problems)
+
+
+_ASCII_CUE = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)?")
+
+
+def _situation_cues(reader: _FileReader, raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    where = reader.where("cues")
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: field 'cues': must be a mapping of cue name to a list of words")
+        return {}
+    cues: dict[str, tuple[str, ...]] = {}
+    for name, words in raw.items():
+        if not isinstance(name, str) or not ID_PATTERN.match(name):
+            problems.append(f"{where}: field 'cues': {name!r} is not a slug")
+        elif not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            problems.append(f"{where}: field 'cues.{name}': must be a non-empty list of words (quote yes/no/on)")
+        elif any(w != w.strip().lower() for w in words):
+            problems.append(f"{where}: field 'cues.{name}': write words in lower case, without spaces around them")
+        elif any(w.isascii() and not _ASCII_CUE.fullmatch(w) for w in words):
+            bad = next(w for w in words if w.isascii() and not _ASCII_CUE.fullmatch(w))
+            problems.append(f"{where}: field 'cues.{name}': {bad!r}: an English cue is one or two words of letters and digits")
+        else:
+            cues[name] = tuple(words)
+    return cues
 
 
 def _variant_table(reader: _FileReader, section: str, table: Any, problems: list[str]) -> dict[str, str]:
@@ -1366,7 +1397,7 @@ def _load_knowledge(root: Path) -> KnowledgeBase:
     wording, app_labels = _load_traditional(root, problems)
     themes = _load_themes(root, problems, wording)
     theme_ids = {t.id for t in themes}
-    situation_kinds = _load_situation_kinds(root, problems, wording)
+    situation_kinds, situation_cues = _load_situation_kinds(root, problems, wording)
     topics: dict[str, Topic] = {}
     topic_dir = root / "topics"
     files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
@@ -1428,4 +1459,4 @@ def _load_knowledge(root: Path) -> KnowledgeBase:
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
     return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
-                         fallbacks, ban_notices, wording, app_labels, domains)
+                         fallbacks, ban_notices, wording, app_labels, domains, situation_cues)

@@ -367,6 +367,11 @@ class TextNormaliser:
         self._prepared: dict[str, tuple[str, list[str], list[str]]] = {}  # text -> (normalised, tokens, syllables)
 
     @property
+    def cache_key(self) -> str:
+        """A digest of everything that shapes a text's normalised form, tokens and syllables."""
+        return self._cache_key
+
+    @property
     def cache_dir(self) -> Path:
         """Where derived data (the jieba dictionary, tokenised phrasings, trained models) is cached."""
         return self._cache_dir
