@@ -252,6 +252,8 @@ def test_a_link_or_an_entry_fee_alone_raises_no_red_flag(checker, text):
     ("您的话费积分即将清零，请尽快点击 http://jf-1oo86.top 兑换现金礼品", "phishing-link"),
     ("您的話費積分即將清零，請盡快點擊 http://jf-1oo86.top 兌換現金禮品", "phishing-link"),
     ("请点击链接完成身份核验解除风险：http://weixin-anquan.help/verify", "phishing-link"),
+    ("【12123】您有一条交通违法记录未处理，请点击 hx-12123.top 查询处理", "phishing-link"),
+    ("【中国邮政】您的包裹地址不详，请于今日内访问 chinapost-cx.top 补充地址", "phishing-link"),
     ("Your account is locked. Go to http://wx-help.top to verify your identity", "phishing-link"),
     ("在吗，急事，借我3000，转到这个卡上，我现在不方便语音", "urgent-transfer"),
     ("在嗎，急事，借我3000，轉到這個卡上，我現在不方便語音", "urgent-transfer"),
