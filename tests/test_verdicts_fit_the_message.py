@@ -271,3 +271,14 @@ def test_a_heading_that_says_reminder_does_not_make_phishing_a_warning(checker):
     assert phishing.context == "ad" and phishing.risk == "high"
     warning = checker.check_message("提醒大家：有人冒充客服发链接 http://jf-1oo86.top 让人兑换积分，千万别点")
     assert warning.risk == "low"
+
+
+@pytest.mark.parametrize("text", [
+    "在吗？我这边出了点事急用钱，你先转我2000到这个卡上，明天一早就还你，千万别跟我妈说",
+    "在嗎？我這邊出了點事急用錢，你先轉我2000到這個卡上，明天一早就還你，千萬別跟我媽說",
+])
+def test_asking_to_keep_a_transfer_secret_is_no_warning(checker, text):
+    """"Don't tell mum" is the scammer's secrecy, not a warning to the reader."""
+    verdict = checker.check_message(text)
+    assert verdict.context == "ad" and verdict.risk == "high", verdict
+    assert checker.check_message("千万别信，这是骗子发的").risk == "low"
