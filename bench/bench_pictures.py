@@ -329,6 +329,10 @@ def main() -> None:
     decoded = sum(any(q["data"] == i["qr"]["data"] for q in r["qr"]) for i, r in coded)
     classified = sum(any(q["data"] == i["qr"]["data"] and q["kind"] == i["qr"]["kind"] and q["domain"] == i["qr"]["domain"]
                          and q["official"] == i["qr"]["official"] for q in r["qr"]) for i, r in coded)
+    # A set written with other label conventions carries `qr_convention`: the same label in this file's convention.
+    conventional = sum(any(q["data"] == i["qr"]["data"] and all(q[k] == i.get("qr_convention", i["qr"])[k]
+                                                                for k in ("kind", "domain", "official")) for q in r["qr"])
+                       for i, r in coded)
     ms = sorted(r["ms"] for r in results)
     cpu = sorted(r["cpu_ms"] for r in results)
     load_after = open("/proc/loadavg").read().split()[0]
@@ -338,6 +342,7 @@ def main() -> None:
         "risky_caught": [caught, len(risky)], "harmless_flagged": [flagged, len(benign)],
         "agreement": [agreed, len(agree)], "topic": [on_topic, len(topical)],
         "qr_decoded": [decoded, len(coded)], "qr_classified": [classified, len(coded)],
+        "qr_classified_convention": [conventional, len(coded)],
         "ms_median": statistics.median(ms), "ms_p90": ms[int(0.9 * (len(ms) - 1))], "ms_max": ms[-1],
         "cpu_ms_median": statistics.median(cpu), "cpu_ms_p90": cpu[int(0.9 * (len(cpu) - 1))],
         "load_average": [float(load_before), float(load_after)],
@@ -352,7 +357,9 @@ def main() -> None:
     print(f"harmless flagged:    {share(flagged, len(benign))}")
     print(f"agreement with typed text (reply kind and risk): {share(agreed, len(agree))}")
     print(f"topic of questions and notices: {share(on_topic, len(topical))}")
-    print(f"QR codes decoded: {decoded}/{len(coded)}; decoded and classified: {classified}/{len(coded)}")
+    print(f"QR codes decoded: {decoded}/{len(coded)}; decoded and classified: {classified}/{len(coded)}"
+          + (f" (labels in this benchmark's convention, `qr_convention`: {conventional}/{len(coded)})"
+             if any("qr_convention" in i for i, _ in coded) else ""))
     print(f"ms per picture: median {statistics.median(ms):.0f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f}, "
           f"max {ms[-1]} (the first includes loading the models); processor time (both cores' threads): "
           f"median {statistics.median(cpu):.0f}, p90 {cpu[int(0.9 * (len(cpu) - 1))]:.0f}; load average during the run: "

@@ -206,6 +206,8 @@ UI_KEYS = (
     "link_ip",
     "link_shortener",
     "link_other",
+    "link_owner",
+    "link_download",
     "code_payment",
     "code_group",
     "code_contact",
@@ -453,6 +455,15 @@ class KnownPrefix:
 
 
 @dataclass(frozen=True)
+class DomainOwner:
+    """A company's own registrable domain, its name, and the brand words a lookalike borrows."""
+
+    domain: str
+    name: Localized
+    brands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Domains:
     """domains.yaml: what the bot knows of web addresses, for QR codes and links in any text."""
 
@@ -461,6 +472,7 @@ class Domains:
     payment: tuple[KnownPrefix, ...] = ()
     groups: tuple[KnownPrefix, ...] = ()
     contacts: tuple[KnownPrefix, ...] = ()
+    owners: tuple[DomainOwner, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1213,7 +1225,7 @@ def _load_domains(root: Path, problems: list[str]) -> Domains:
         problems.append(f"{reader.label}: must be a mapping with 'official', 'shorteners', 'payment', 'groups', 'contacts'")
         return Domains()
     for key in data:
-        if key not in ("official", "shorteners", "payment", "groups", "contacts"):
+        if key not in ("official", "shorteners", "payment", "groups", "contacts", "owners"):
             problems.append(f"{reader.where(str(key))}: unknown field {key!r}")
 
     def localized(value: Any, where: str) -> Localized | None:
@@ -1264,7 +1276,28 @@ def _load_domains(root: Path, problems: list[str]) -> Domains:
                 found.append(KnownPrefix(prefix, name))
         return tuple(found)
 
-    return Domains(tuple(official), frozenset(shorteners), prefixes("payment"), prefixes("groups"), prefixes("contacts"))
+    owners = []
+    items = data.get("owners") or []
+    if not isinstance(items, list):
+        problems.append(f"{reader.where('owners')}: field 'owners': must be a list of {{domain, name, brands}}")
+        items = []
+    for i, item in enumerate(items):
+        where = f"{reader.where('owners')}: owners[{i}]"
+        if not isinstance(item, dict) or set(item) != {"domain", "name", "brands"}:
+            problems.append(f"{where}: must have exactly domain, name and brands")
+            continue
+        domain, brands = item["domain"], item["brands"]
+        if not isinstance(domain, str) or not _DOMAIN.match(domain):
+            problems.append(f"{where}: field 'domain': {domain!r} is not a lower-case domain name")
+            continue
+        if not isinstance(brands, list) or not all(isinstance(b, str) and re.fullmatch(r"[a-z]{2,}", b) for b in brands):
+            problems.append(f"{where}: field 'brands': must be a list of lower-case words (letters only)")
+            continue
+        name = localized(item["name"], where)
+        if name is not None:
+            owners.append(DomainOwner(domain, name, tuple(brands)))
+    return Domains(tuple(official), frozenset(shorteners), prefixes("payment"), prefixes("groups"), prefixes("contacts"),
+                   tuple(owners))
 
 
 TRADITIONAL_FIELDS = ("fixes", "app_labels")

@@ -48,7 +48,7 @@ PER_PERSON = 2
 TIME_LIMIT = 10.0  # seconds a channel waits for one picture
 
 Kind = Literal["url", "payment", "group", "contact", "text"]
-Warning = Literal["lookalike", "punycode", "ip", "shortener"]
+Warning = Literal["lookalike", "punycode", "ip", "shortener", "download"]
 
 # Second-level public suffixes under which the registrable domain has three labels.
 _SECOND_LEVEL = frozenset({
@@ -94,7 +94,7 @@ class LinkFact:
     @property
     def risk(self) -> Literal["high", "medium"] | None:
         """What the address alone says: a disguised address is high risk, a hidden destination medium."""
-        if self.warning in ("lookalike", "punycode", "ip"):
+        if self.warning in ("lookalike", "punycode", "ip", "download"):
             return "high"
         if self.warning == "shortener":
             return "medium"
@@ -188,12 +188,47 @@ def _judge_host(data: str, host: str, domains: Domains, in_qr: bool) -> LinkFact
             return LinkFact(data, "url", domain, host, True, name=official.name, in_qr=in_qr)
     if any(label.startswith("xn--") for label in host.split(".")):
         return LinkFact(data, "url", domain, host, False, "punycode", in_qr=in_qr)
+    owner = next((o for o in domains.owners if domain == o.domain), None)
+    if owner is not None:
+        # The company's own address (mp.weixin.qq.com, docs.qq.com): no lookalike, though not a channel of the list.
+        return LinkFact(data, "url", domain, host, False, name=owner.name, in_qr=in_qr)
     imitated = _imitated(host, domain, domains)
     if imitated is not None:
         return LinkFact(data, "url", domain, host, False, "lookalike", imitates=imitated, in_qr=in_qr)
     if host in domains.shorteners or domain in domains.shorteners:
         return LinkFact(data, "url", domain, host, False, "shortener", in_qr=in_qr)
+    if _APK.search(data):
+        return LinkFact(data, "url", domain, host, False, "download", in_qr=in_qr)
     return LinkFact(data, "url", domain, host, False, in_qr=in_qr)
+
+
+# An Android installation package to download: an app from outside the app store.
+_APK = re.compile(r"\.apk(?:$|[?#])", re.IGNORECASE)
+
+
+def _near(word: str, name: str) -> bool:
+    """One letter changed, added, dropped or two swapped: weixln, wechatt, tencnet."""
+    if abs(len(word) - len(name)) > 1 or word == name:
+        return word == name
+    if len(word) == len(name):
+        diff = [i for i, (a, b) in enumerate(zip(word, name)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and word[diff[0]] == name[diff[1]] and word[diff[1]] == name[diff[0]])
+    short, long = sorted((word, name), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _borrowed_brand(host: str, domains: Domains) -> str | None:
+    """The owner's domain whose brand a host's name carries: qq-aq.com.cn, 110-qq.cc, weixln.x.com, tencent-x.top."""
+    labels = host.split(".")
+    suffix = len(registrable_domain(host).split(".")) - 1  # the public suffix's labels say nothing
+    words = [w for label in labels[:len(labels) - suffix] for w in re.split(r"[^a-z]+", label) if w]
+    for owner in domains.owners:
+        for brand in owner.brands:
+            # A short brand (qq) only as a word of its own; a long one (weixin) inside a word or one letter off.
+            if any(w == brand or len(brand) >= 5 and (brand in w or _near(w, brand)) for w in words):
+                return owner.domain
+    return None
 
 
 def _imitated(host: str, domain: str, domains: Domains) -> str | None:
@@ -211,7 +246,7 @@ def _imitated(host: str, domain: str, domains: Domains) -> str | None:
         names = [part for part in official.domain.split(".") if len(part) >= 5]
         if any(name in domain.split(".")[0] for name in names):
             return official.domain
-    return None
+    return _borrowed_brand(host, domains)
 
 
 def links_in(text: str, domains: Domains, limit: int = 10) -> tuple[LinkFact, ...]:
@@ -406,6 +441,20 @@ def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
     return previous.right >= widest - 1.5 * height
 
 
+# OCR puts a space where a printed address breaks or its letters stand apart ("http://jf- 10086.top"):
+# after a scheme, a space that follows a hyphen or a dot, or comes before one, is no space of the address.
+_BROKEN_LINK = re.compile(r"((?:https?|wxp)://[A-Za-z0-9._~%/-]*?)(?:([-.])\s+(?=[A-Za-z0-9])|\s+(?=[-.][A-Za-z0-9]))")
+
+
+def mend_links(text: str) -> str:
+    """The text read, with the addresses OCR broke at a hyphen or a dot joined again."""
+    while True:
+        mended = _BROKEN_LINK.sub(lambda m: m.group(1) + (m.group(2) or ""), text, count=1)
+        if mended == text:
+            return text
+        text = mended
+
+
 def qr_payloads(rgb: "np.ndarray") -> list[str]:
     """The payloads of the QR codes in a picture (a code alone, or one inside a poster)."""
     import cv2
@@ -445,7 +494,7 @@ def read_picture(data: bytes, domains: Domains) -> Reading:
     started, cpu = time.perf_counter(), time.process_time()
     rgb = np.asarray(open_picture(data))
     codes = tuple(explain(payload, domains, in_qr=True) for payload in qr_payloads(rgb))
-    text = "\n".join(ocr_lines(rgb))
+    text = mend_links("\n".join(ocr_lines(rgb)))
     return Reading(text, codes, int((time.perf_counter() - started) * 1000), int((time.process_time() - cpu) * 1000))
 
 

@@ -476,6 +476,8 @@ def link_line(kb: KnowledgeBase, fact: "LinkFact", lang: str) -> str:
         key = f"code_{fact.kind}"
     elif fact.official:
         key = "link_official"
+    elif fact.warning is None and fact.name is not None:
+        key = "link_owner"  # the company's own address, not a channel of the list: whoever published the page wrote it
     else:
         key = f"link_{fact.warning or 'other'}"
     text = kb.text(key, lang)

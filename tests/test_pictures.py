@@ -42,10 +42,50 @@ def conversation(matcher, checker, tmp_path):
     ("https://u.wechat.com/EAbc", "contact", "wechat.com", None, None),
     ("wxp://f2f0Qk3mZx9Lq7", "payment", None, None, None),
     ("会员卡号 88023", "text", None, None, None),
+    # A name that carries the company's brand, a word of its own or one letter off, is a lookalike.
+    ("https://qq-aq.com.cn/appeal", "url", "qq-aq.com.cn", False, "lookalike"),
+    ("http://110-qq.cc/jiefeng", "url", "110-qq.cc", False, "lookalike"),
+    ("https://weixln.qq-safe.com/unblock", "url", "qq-safe.com", False, "lookalike"),
+    ("http://tencent-jiefeng.top/", "url", "tencent-jiefeng.top", False, "lookalike"),
+    ("https://wechat-verify.support/login", "url", "wechat-verify.support", False, "lookalike"),
+    # The company's own addresses are no lookalike, though only the list's channels are official.
+    ("https://mp.weixin.qq.com/s/abc", "url", "qq.com", False, None),
+    ("https://docs.qq.com/form/page/DAbc", "url", "qq.com", False, None),
+    ("https://meeting.tencent.com/dm/Xb7p", "url", "tencent.com", False, None),
+    # Ordinary sites whose names only contain the letters: no lookalike.
+    ("https://www.qqmusicfans.org/", "url", "qqmusicfans.org", False, None),
+    ("https://www.lotusyoga-studio.cn/schedule", "url", "lotusyoga-studio.cn", False, None),
+    # An app package to download outside the app store.
+    ("http://d7app.vip/install.apk", "url", "d7app.vip", False, "download"),
+    ("https://example.org/apk-guide.html", "url", "example.org", False, None),
 ])
 def test_an_address_is_explained_by_what_it_really_is(kb, address, kind, domain, official, warning):
     fact = explain(address, kb.domains)
     assert (fact.kind, fact.domain, fact.official, fact.warning) == (kind, domain, official, warning)
+
+
+def test_a_tencent_article_link_is_shown_as_tencents_own_and_no_fake(kb):
+    from bot.render import link_line
+
+    for address in ("https://mp.weixin.qq.com/s/openday", "https://meeting.tencent.com/dm/Xb7p"):
+        fact = explain(address, kb.domains, in_qr=True)
+        assert fact.risk is None
+        for lang, own, fake in (("zh", "腾讯自己的网址", "假网址"), ("en", "Tencent's own address", "fake dressed")):
+            line = link_line(kb, fact, lang)
+            assert own in line and fake not in line and "⚠" not in line
+    lookalike = link_line(kb, explain("http://110-qq.cc/jiefeng", kb.domains), "zh")
+    assert "冒充 qq.com" in lookalike
+    download = explain("http://d7app.vip/install.apk", kb.domains)
+    assert download.risk == "high" and ".apk" in link_line(kb, download, "en")
+
+
+def test_an_address_ocr_broke_at_a_hyphen_or_dot_is_joined_again():
+    from bot.reading import mend_links
+
+    assert mend_links("请尽快点击http://jf- 10086.top 兑换") == "请尽快点击http://jf-10086.top 兑换"
+    assert mend_links("https://weixin .qq-safe.com/x 好的") == "https://weixin.qq-safe.com/x 好的"
+    # Spaces outside an address, and after one, stay.
+    assert mend_links("访问 https://www.12306.cn 购票 - 好的") == "访问 https://www.12306.cn 购票 - 好的"
 
 
 def test_every_official_domain_cites_its_source(kb):

@@ -231,3 +231,54 @@ def test_a_forwarded_own_ban_notice_is_low_and_points_to_the_appeal(talk, kb, te
     assert verdict.topics == ("ban-appeal",)
     shown = render_verdict_text(kb, verdict, lang)
     assert kb.text("check_context_notice", lang) in shown and kb.text("check_next_notice", lang) in shown
+
+
+# A flag needs its essential part: a link alone asks no one to log in, verify or fill anything in;
+# an event's entry fee is no pay-first job. The red flags alone must stay silent on these.
+@pytest.mark.parametrize("text", [
+    "访问 https://www.12306.cn/index/ 购票",
+    "訪問 https://www.12306.cn/index/ 購票",
+    "Visit https://www.damai.cn/ for the festival tickets",
+    "打开 https://mp.weixin.qq.com/s/openday 查看校园开放日的安排",
+    "5公里亲子跑报名费30元，含号码布和完赛奖牌，扫码填写报名表",
+])
+def test_a_link_or_an_entry_fee_alone_raises_no_red_flag(checker, text):
+    verdict = checker.check_message(text)
+    assert verdict.flags == (), verdict.flags
+
+
+# ...while the request itself still does, after a link as before one, in every language.
+@pytest.mark.parametrize("text, flag_id", [
+    ("您的话费积分即将清零，请尽快点击 http://jf-1oo86.top 兑换现金礼品", "phishing-link"),
+    ("您的話費積分即將清零，請盡快點擊 http://jf-1oo86.top 兌換現金禮品", "phishing-link"),
+    ("请点击链接完成身份核验解除风险：http://weixin-anquan.help/verify", "phishing-link"),
+    ("【12123】您有一条交通违法记录未处理，请点击 hx-12123.top 查询处理", "phishing-link"),
+    ("【中国邮政】您的包裹地址不详，请于今日内访问 chinapost-cx.top 补充地址", "phishing-link"),
+    ("Your account is locked. Go to http://wx-help.top to verify your identity", "phishing-link"),
+    ("在吗，急事，借我3000，转到这个卡上，我现在不方便语音", "urgent-transfer"),
+    ("在嗎，急事，借我3000，轉到這個卡上，我現在不方便語音", "urgent-transfer"),
+    ("进口助兴水，无色无味，放饮料里就行，隐私发货", "contraband"),
+    ("進口助興水，無色無味，放飲料裡就行，隱私發貨", "contraband"),
+    ("Love potion drops, no prescription needed, discreet delivery", "contraband"),
+])
+def test_the_request_itself_still_raises_its_flag(checker, text, flag_id):
+    verdict = checker.check_message(text)
+    assert flag_id in [f.id for f in verdict.flags] and verdict.risk == "high", verdict
+
+
+def test_a_heading_that_says_reminder_does_not_make_phishing_a_warning(checker):
+    phishing = checker.check_message("积分兑换提醒\n【积分兑换】您的积分即将清零，请尽快点击 http://jf-1oo86.top 兑换礼品")
+    assert phishing.context == "ad" and phishing.risk == "high"
+    warning = checker.check_message("提醒大家：有人冒充客服发链接 http://jf-1oo86.top 让人兑换积分，千万别点")
+    assert warning.risk == "low"
+
+
+@pytest.mark.parametrize("text", [
+    "在吗？我这边出了点事急用钱，你先转我2000到这个卡上，明天一早就还你，千万别跟我妈说",
+    "在嗎？我這邊出了點事急用錢，你先轉我2000到這個卡上，明天一早就還你，千萬別跟我媽說",
+])
+def test_asking_to_keep_a_transfer_secret_is_no_warning(checker, text):
+    """"Don't tell mum" is the scammer's secrecy, not a warning to the reader."""
+    verdict = checker.check_message(text)
+    assert verdict.context == "ad" and verdict.risk == "high", verdict
+    assert checker.check_message("千万别信，这是骗子发的").risk == "low"
