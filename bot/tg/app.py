@@ -28,7 +28,7 @@ from ..errors import UserError
 from .. import logs
 from ..matcher import Matcher
 from ..reload import LiveKnowledge
-from ..store import Store
+from ..store import Store, open_store
 from ..utf8 import valid_text
 from . import banned, buttons, checks, groups, guard, inline, private
 from .common import RateLimiter, Services, services, ui, user_lang
@@ -220,7 +220,7 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
                      else LiveKnowledge.load(config["knowledge.dir"] or None))
     application.bot_data["services"] = Services(
         knowledge=knowledge,
-        store=store or Store(config["storage.path"], config["storage.retention_days"], voter_key(token)),
+        store=store or open_store(config, voter_key(token)),
         rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
     )
     add_handlers(application)
@@ -251,7 +251,8 @@ def setup_logging(level: str, token: str, *secrets: str) -> None:
 def run(config: Config) -> None:
     """Run the bot until SIGINT or SIGTERM; updates by polling, or by webhook with a secret."""
     token = require_token(config)
-    setup_logging(config["logging.level"], token, config["telegram.webhook.secret_token"])
+    setup_logging(config["logging.level"], token, config["telegram.webhook.secret_token"],
+                  *logs.storage_secrets(config))
     webhook = None
     if config["telegram.mode"] == "webhook":
         if not config["telegram.webhook.url"]:
