@@ -5,19 +5,22 @@ update to the webhook path of `telegram.webhook.url`, the request is checked
 against the secret token (its body is then read, up to 256 KB), handed to the same
 ordered dispatcher polling uses, and answered once the update is handled and what
 it changed is saved (so Telegram resends it after a crash). An update id handled
-already is confirmed again without being handled twice.
+already is confirmed again without being handled twice: on a shared store (several web
+processes behind one proxy) by any of them, through a claim in the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
 from typing import Any
 from urllib.parse import urlparse
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,12 +33,15 @@ from ..store import Store, StoreUnavailable
 from .app import SAVE_TIMEOUT, BodyRefused, read_body
 
 log = logging.getLogger(__name__)
+# A shared store: an update claimed by a process that has not finished it within this
+# long (it died) is handled by the next process Telegram's resend reaches.
+UPDATE_LEASE = 10.0
 
 
 def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> tuple[list[Route], Any]:
     """The /telegram route and the lifespan that starts and stops the Application with the web server."""
     from ..tg.app import build_application
-    from ..tg.delivery import ALLOWED_UPDATES, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher
+    from ..tg.delivery import ALLOWED_UPDATES, HANDLED_TTL, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher
 
     url = config["telegram.webhook.url"]
     secret = config["telegram.webhook.secret_token"]
@@ -49,6 +55,22 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
     application = build_application(config, store=store, knowledge=knowledge)
     expected = secret.encode()
     state: dict[str, OrderedDispatcher] = {}
+    shared = bool(getattr(store, "shared", False))
+    prefix = "tg:update:" + hashlib.sha256(secret.encode()).hexdigest()[:8] + ":"  # one bot's ids, not another's
+
+    def claimed(key: str) -> str:
+        try:
+            return store.claim(key, UPDATE_LEASE, HANDLED_TTL)[0]
+        except store.Error as exc:  # the database is down: this process's own memory still deduplicates
+            log.warning("update id not checked with the other processes: the database did not answer (%s)",
+                        " ".join(str(exc).split()))
+            return "unchecked"
+
+    def settle(key: str, handled: bool) -> None:
+        try:
+            store.settle(key, "handled", HANDLED_TTL) if handled else store.release(key)
+        except store.Error as exc:
+            log.warning("update id not recorded for the other processes (%s)", " ".join(str(exc).split()))
 
     async def endpoint(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
@@ -67,9 +89,18 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             return Response(status_code=400)
         # As polling logs what getUpdates returns: every update at DEBUG (masked like every line).
         log.debug("webhook update: %s", update.to_dict())
+        key = f"{prefix}{update.update_id}"
+        if shared:
+            claim = await run_in_threadpool(claimed, key)
+            if claim == "done":  # handled by this or another process: confirmed again, not handled twice
+                return Response(status_code=200)
+            if claim == "busy":  # another process is handling it: Telegram sends it again later
+                return Response(status_code=503)
         try:
             await dispatcher.submit(update)
         except asyncio.CancelledError:
+            if shared and claim == "mine":
+                await run_in_threadpool(settle, key, False)
             return Response(status_code=503)
         try:
             await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
@@ -78,6 +109,8 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             # queued and are tried again (/healthz shows it).
             log.warning("update %s was handled but its writes are not saved yet (%s)", update.update_id,
                         exc or "time-out")
+        if shared and claim == "mine":
+            await run_in_threadpool(settle, key, True)
         return Response(status_code=200)
 
     @contextlib.asynccontextmanager
