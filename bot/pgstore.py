@@ -106,6 +106,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, retention_days: float = 90, voter_key: bytes = b"") -> None:
         self.url = url
         self._pool: ConnectionPool | None = None
+        self._standby: dict[str, psycopg.Connection] = {}  # connections trying for a lock
         super().__init__(redact_url(url), retention_days, voter_key)
 
     def _describe(self) -> str:
@@ -166,20 +167,25 @@ class PostgresStore(Store):
             return cursor.fetchall() if cursor.description else []
 
     def _close_reader(self) -> None:
+        for conn in self._standby.values():
+            conn.close()
         if self._pool is not None:
             self._pool.close()
 
     def try_lock(self, name: str) -> HeldLock | None:
         """A session advisory lock on its own connection: released by the server when this process dies."""
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        conn = _connect(self.url)
+        # A standby tries every half second: on the same connection, not a new one each time.
+        conn = self._standby.pop(name, None)
+        if conn is None or conn.closed or conn.broken:
+            conn = _connect(self.url)
         try:
             taken = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
         except BaseException:
             conn.close()
             raise
         if not taken:
-            conn.close()
+            self._standby[name] = conn
             return None
         guard = threading.Lock()
 

@@ -11,16 +11,23 @@ one whose reply went out just before the crash is answered twice.
 
 Updates from one sender are handled one at a time, in order; different senders'
 updates run concurrently, up to the application's update processor limit.
+
+Only one process polls a token: the poller holds a lock in the store (an advisory lock
+in PostgreSQL, a lock on a file beside the SQLite database), and a second `run` waits as
+its standby, taking over within STANDBY_RETRY seconds once the holder is gone (the
+lock dies with its process). Telegram then sends the new poller everything not confirmed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
 import signal
+import time
 from collections import deque
 from typing import Any, Callable, Hashable
 
@@ -47,6 +54,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram keeps an unconfirmed update for a day.
 HANDLED_MEMORY = 20_000
 HANDLED_TTL = 24 * 3600.0
+# A standby poller tries for the lock this often; the holder checks it still holds it this often.
+STANDBY_RETRY = 0.5
+LOCK_CHECK = 2.0
 # A webhook request's body: an update is a few KB (a 4,096-character message and a quoted one).
 MAX_UPDATE_BYTES = 256 * 1024
 
@@ -220,6 +230,49 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
                 await bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=list(ALLOWED_UPDATES))
 
 
+async def poll_as_the_only_poller(application: Application, stop: asyncio.Event,
+                                  poll_timeout: float = POLL_TIMEOUT) -> None:
+    """poll() while this process holds the token's poller lock; as a standby until then, and again if it is lost."""
+    store = application.bot_data["services"].store
+    name = "telegram poller " + hashlib.sha256(application.bot.token.encode()).hexdigest()[:16]
+    waiting_since: float | None = None
+    while not stop.is_set():
+        try:
+            lock = await asyncio.to_thread(store.try_lock, name)
+        except Exception as exc:  # noqa: BLE001 - the database is down: wait as a standby, try again
+            log.warning("cannot take the poller lock (%s); trying again", " ".join(str(exc).split()))
+            lock = None
+        if lock is None:
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.info("another process polls this bot's updates: standing by to take over")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), STANDBY_RETRY)
+            continue
+        if waiting_since is not None:
+            log.warning("took over polling after %.1f s as the standby", time.monotonic() - waiting_since)
+            waiting_since = None
+        polling = asyncio.Event()
+        watch = asyncio.create_task(_watch_lock(lock, stop, polling))
+        try:
+            await poll(application, polling, poll_timeout)
+        finally:
+            watch.cancel()
+            await asyncio.to_thread(lock.release)
+        if not stop.is_set():
+            log.error("lost the poller lock (the database connection ended); polling stopped, standing by")
+
+
+async def _watch_lock(lock, stop: asyncio.Event, polling: asyncio.Event) -> None:
+    """Set `polling` (to end the poll) on a stop, or once the lock is no longer held."""
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), LOCK_CHECK)
+        if not stop.is_set() and not await asyncio.to_thread(lock.held):
+            break
+    polling.set()
+
+
 async def serve_webhook(application: Application, stop: asyncio.Event, listen: str, port: int, url_path: str,
                         webhook_url: str, secret_token: str, max_connections: int = 40) -> None:
     """An HTTP server Telegram posts updates to; each request is answered once its update is handled."""
@@ -276,7 +329,7 @@ async def serve(application: Application, stop: asyncio.Event, webhook: dict[str
             if webhook:
                 await serve_webhook(application, stop, **webhook)
             else:
-                await poll(application, stop, poll_timeout)
+                await poll_as_the_only_poller(application, stop, poll_timeout)
         finally:
             await application.stop()
             if application.post_shutdown:
