@@ -83,7 +83,8 @@ TIMESTAMP_WINDOW = 300
 NONCE_MEMORY = 50_000
 # A shared store: a message being answered by a process that died (no reply after this
 # long: WeChat's own wait) is answered by the next process its resend reaches; until
-# then a resend waits for the first reply, checking every SHARED_POLL seconds.
+# then a resend waits for the first reply, checking every SHARED_POLL seconds. (WeChat
+# resends after 5 s, so its resend of a message whose process died is answered at once.)
 CLAIM_LEASE = 5.0
 SHARED_POLL = 0.05
 SUCCESS = "success"  # the body that tells WeChat "received, no reply" (it then never resends)
@@ -333,7 +334,7 @@ class WeChatChannel:
                 self.replies.set(key, body)
             return body
         claim = "wx:reply:" + "\x1f".join(map(str, key))
-        deadline = time.monotonic() + PICTURE_BUDGET
+        deadline = time.monotonic() + CLAIM_LEASE + 1.0  # past the lease: a dead holder's claim is taken over
         while True:
             try:
                 state, body = await run_in_threadpool(self.store.claim, claim, CLAIM_LEASE, 2 * TIMESTAMP_WINDOW)
