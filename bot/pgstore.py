@@ -137,10 +137,13 @@ class PostgresStore(Store):
 
     def _after_open(self) -> None:
         self._db.close()
+        # The pool's statements (reads, rate-limit buckets, deduplication claims) do not wait for the
+        # disk: a token bucket or a claim lost to a crash of the server costs at most a second
+        # answer; confirmed writes go through the writer's connection, which waits for it.
         self._pool = ConnectionPool(
             self.url, min_size=POOL_MIN, max_size=POOL_MAX, open=False, name="store",
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                    "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
+                    "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c synchronous_commit=off"})
         self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
 
     def _connect(self) -> _WriterConnection:
