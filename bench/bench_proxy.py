@@ -140,21 +140,24 @@ def run_setup(name: str, folder: Path, env: dict[str, str], processes: int, pg: 
             web.wait_healthy()
         nginx = Nginx([web.port for web in webs])
         asyncio.run(drive(nginx.port, min(3.0, seconds), concurrency))  # warm-up
-        pids = set().union(*(server_pids(web.process) for web in webs), server_pids(nginx.process))
-        if pg is not None:
-            pids |= server_pids(pg.process)
-        cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
+        parts = {"web": set().union(*(server_pids(web.process) for web in webs)),
+                 "nginx": server_pids(nginx.process), "postgres": server_pids(pg.process) if pg is not None else set()}
+        before, wall_before = {k: cpu_seconds(v) for k, v in parts.items()}, time.perf_counter()
         latencies, errors, elapsed = asyncio.run(drive(nginx.port, seconds, concurrency))
-        cpu = cpu_seconds(pids) - cpu_before
+        spent = {k: cpu_seconds(v) - before[k] for k, v in parts.items()}
+        cpu = sum(spent.values())
         load = os.getloadavg()[0]
         ordered = sorted(latencies)
         result = {"name": name, "requests": len(ordered), "rate": len(ordered) / elapsed,
                   "median": statistics.median(ordered), "p99": ordered[int(len(ordered) * 0.99)],
                   "errors": len(errors), "cpu_ms": cpu / len(ordered) * 1000, "load": load,
+                  "parts": {k: v / len(ordered) * 1000 for k, v in spent.items()},
                   "wall": time.perf_counter() - wall_before}
         print(f"  {name:<34} {result['rate']:6.0f} requests/s  median {result['median']:6.1f} ms  "
               f"p99 {result['p99']:6.1f} ms  errors {result['errors']}  processor {result['cpu_ms']:.2f} ms/request "
               f"(n={result['requests']}, load average {load:.1f})", flush=True)
+        print("  " + " " * 34 + " processor ms/request: " +
+              ", ".join(f"{k} {v:.2f}" for k, v in result["parts"].items() if parts[k]), flush=True)
         return result
     finally:
         if nginx is not None:

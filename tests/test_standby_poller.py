@@ -67,3 +67,51 @@ def test_a_standby_takes_over_polling_within_seconds_of_a_sigkill_and_loses_no_u
             log.close()
     assert second.returncode == 0
     assert "Traceback" not in (tmp_path / "second.log").read_text(errors="replace")
+
+
+def test_two_run_processes_in_webhook_mode_on_one_database_handle_an_update_once(fake_api, tmp_path, pg_url,
+                                                                                 monkeypatch):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from .test_bot_process import free_port
+
+    monkeypatch.setenv("STORAGE_URL", pg_url)
+    procs, ports = [], []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "config.yaml").write_text(
+                f"telegram:\n  mode: webhook\n  webhook:\n    listen: 127.0.0.1\n    port: {port}\n"
+                "    url: https://bot.example.org/hook\n    secret_token: s3cret-Token\n", encoding="utf-8")
+            procs.append(start_bot(fake_api, tmp_path / name))
+            ports.append(port)
+        fake_api.wait_for("setWebhook", count=2, timeout=60)
+        update = fake_api.private_message(6501, "微信被封了怎么申诉")
+
+        def post(port: int) -> int:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/hook", data=json.dumps(update).encode(),
+                                             headers={"Content-Type": "application/json",
+                                                      "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token"})
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        return response.status
+                except urllib.error.HTTPError as exc:
+                    return exc.code
+                except urllib.error.URLError:  # not listening yet
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+
+        assert post(ports[0]) == 200
+        assert post(ports[1]) == 200  # Telegram's resend at the other process: confirmed, not handled again
+        time.sleep(1.0)
+        assert [c["chat_id"] for c in fake_api.calls_for("sendMessage")] == [6501]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.communicate(timeout=30)

@@ -54,6 +54,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram keeps an unconfirmed update for a day.
 HANDLED_MEMORY = 20_000
 HANDLED_TTL = 24 * 3600.0
+# A shared store (several webhook processes): an update claimed by a process that has not
+# finished it within this long (it died) is handled by the next process Telegram's resend reaches.
+UPDATE_LEASE = 10.0
 # A standby poller tries for the lock this often; the holder checks it still holds it this often.
 STANDBY_RETRY = 0.5
 LOCK_CHECK = 2.0
@@ -164,6 +167,41 @@ class OrderedDispatcher:
                 log.warning("%d update(s) still running at shutdown were cancelled; Telegram will send them again",
                             len(pending))
                 await asyncio.wait(pending, timeout=5)
+
+
+class SharedUpdateIds:
+    """On a shared store, the update ids that every webhook process has handled: one handles each update."""
+
+    def __init__(self, store, secret: str) -> None:
+        self.store = store
+        self.shared = bool(getattr(store, "shared", False))
+        self.prefix = "tg:update:" + hashlib.sha256(secret.encode()).hexdigest()[:8] + ":"  # one bot's, not another's
+
+    async def claim(self, update_id: int) -> str:
+        """'mine' (handle it), 'done' (confirm it), 'busy' (another process handles it), or 'local' (no shared store,
+        or the database did not answer: this process's own memory deduplicates)."""
+        if not self.shared:
+            return "local"
+        try:
+            state, _ = await asyncio.to_thread(self.store.claim, f"{self.prefix}{update_id}", UPDATE_LEASE, HANDLED_TTL)
+            return state
+        except self.store.Error as exc:
+            log.warning("update id not checked with the other processes: the database did not answer (%s)",
+                        " ".join(str(exc).split()))
+            return "local"
+
+    async def finish(self, update_id: int, claim: str, handled: bool) -> None:
+        """Record a claimed update as handled (or give the claim up, to be handled on Telegram's next try)."""
+        if claim != "mine":
+            return
+        key = f"{self.prefix}{update_id}"
+        try:
+            if handled:
+                await asyncio.to_thread(self.store.settle, key, "handled", HANDLED_TTL)
+            else:
+                await asyncio.to_thread(self.store.release, key)
+        except self.store.Error as exc:
+            log.warning("update id not recorded for the other processes (%s)", " ".join(str(exc).split()))
 
 
 def confirm_offset(dispatcher: OrderedDispatcher, highest: int | None) -> int | None:
@@ -282,6 +320,8 @@ async def serve_webhook(application: Application, stop: asyncio.Event, listen: s
     dispatcher = OrderedDispatcher(application)
     bot = application.bot
     expected = secret_token.encode()
+    store = application.bot_data["services"].store
+    shared_ids = SharedUpdateIds(store, secret_token)
 
     class WebhookHandler(tornado.web.RequestHandler):
         async def post(self) -> None:
@@ -294,11 +334,18 @@ async def serve_webhook(application: Application, stop: asyncio.Event, listen: s
             except Exception:  # noqa: BLE001 - not an update: refuse it, do not crash
                 self.set_status(400)
                 return
-            try:
-                await dispatcher.submit(update)
-            except asyncio.CancelledError:
-                self.set_status(503)  # stopping: Telegram will send it again
+            claim = await shared_ids.claim(update.update_id)
+            if claim == "busy":  # another process handles it: Telegram sends it again later
+                self.set_status(503)
                 return
+            if claim != "done":
+                try:
+                    await dispatcher.submit(update)
+                except asyncio.CancelledError:
+                    await shared_ids.finish(update.update_id, claim, handled=False)
+                    self.set_status(503)  # stopping: Telegram will send it again
+                    return
+                await shared_ids.finish(update.update_id, claim, handled=True)
             self.set_status(200)
 
     app = tornado.web.Application([(rf"/{url_path}/?", WebhookHandler)])

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
 from typing import Any
 from urllib.parse import urlparse
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,15 +31,12 @@ from ..store import Store, StoreUnavailable
 from .app import SAVE_TIMEOUT, BodyRefused, read_body
 
 log = logging.getLogger(__name__)
-# A shared store: an update claimed by a process that has not finished it within this
-# long (it died) is handled by the next process Telegram's resend reaches.
-UPDATE_LEASE = 10.0
 
 
 def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> tuple[list[Route], Any]:
     """The /telegram route and the lifespan that starts and stops the Application with the web server."""
     from ..tg.app import build_application
-    from ..tg.delivery import ALLOWED_UPDATES, HANDLED_TTL, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher
+    from ..tg.delivery import ALLOWED_UPDATES, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher, SharedUpdateIds
 
     url = config["telegram.webhook.url"]
     secret = config["telegram.webhook.secret_token"]
@@ -55,22 +50,7 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
     application = build_application(config, store=store, knowledge=knowledge)
     expected = secret.encode()
     state: dict[str, OrderedDispatcher] = {}
-    shared = bool(getattr(store, "shared", False))
-    prefix = "tg:update:" + hashlib.sha256(secret.encode()).hexdigest()[:8] + ":"  # one bot's ids, not another's
-
-    def claimed(key: str) -> str:
-        try:
-            return store.claim(key, UPDATE_LEASE, HANDLED_TTL)[0]
-        except store.Error as exc:  # the database is down: this process's own memory still deduplicates
-            log.warning("update id not checked with the other processes: the database did not answer (%s)",
-                        " ".join(str(exc).split()))
-            return "unchecked"
-
-    def settle(key: str, handled: bool) -> None:
-        try:
-            store.settle(key, "handled", HANDLED_TTL) if handled else store.release(key)
-        except store.Error as exc:
-            log.warning("update id not recorded for the other processes (%s)", " ".join(str(exc).split()))
+    shared_ids = SharedUpdateIds(store, secret)
 
     async def endpoint(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
@@ -89,18 +69,15 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             return Response(status_code=400)
         # As polling logs what getUpdates returns: every update at DEBUG (masked like every line).
         log.debug("webhook update: %s", update.to_dict())
-        key = f"{prefix}{update.update_id}"
-        if shared:
-            claim = await run_in_threadpool(claimed, key)
-            if claim == "done":  # handled by this or another process: confirmed again, not handled twice
-                return Response(status_code=200)
-            if claim == "busy":  # another process is handling it: Telegram sends it again later
-                return Response(status_code=503)
+        claim = await shared_ids.claim(update.update_id)
+        if claim == "done":  # handled by this or another process: confirmed again, not handled twice
+            return Response(status_code=200)
+        if claim == "busy":  # another process is handling it: Telegram sends it again later
+            return Response(status_code=503)
         try:
             await dispatcher.submit(update)
         except asyncio.CancelledError:
-            if shared and claim == "mine":
-                await run_in_threadpool(settle, key, False)
+            await shared_ids.finish(update.update_id, claim, handled=False)
             return Response(status_code=503)
         try:
             await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
@@ -109,8 +86,7 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             # queued and are tried again (/healthz shows it).
             log.warning("update %s was handled but its writes are not saved yet (%s)", update.update_id,
                         exc or "time-out")
-        if shared and claim == "mine":
-            await run_in_threadpool(settle, key, True)
+        await shared_ids.finish(update.update_id, claim, handled=True)
         return Response(status_code=200)
 
     @contextlib.asynccontextmanager
