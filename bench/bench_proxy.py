@@ -112,6 +112,9 @@ async def one_connection(port: int, mix: Mix, until: float, latencies: list[floa
             status = head.split(b" ", 2)[1]
             if status not in (b"200", b"303"):
                 errors.append(status.decode())
+            if b"\r\nconnection: close" in head.lower():  # nginx's keepalive_requests (1,000) reached: a new one
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
     finally:
         writer.close()
 

@@ -667,6 +667,9 @@ def open_store(config, voter_key: bytes = b"") -> Store:
     """The configured store: PostgreSQL when storage.url is set, else the SQLite file of storage.path."""
     url = config["storage.url"]
     if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise UserError("storage.url must be a PostgreSQL URL (postgresql://user:password@host:5432/database); "
+                            "leave it empty for the SQLite file of storage.path")
         from .pgstore import PostgresStore
 
         return PostgresStore(url, retention_days=config["storage.retention_days"], voter_key=voter_key)

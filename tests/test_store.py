@@ -271,3 +271,13 @@ def test_retention_deletes_expired_memories_and_idle_buckets(backend):
         assert backend.sql("SELECT key FROM rate_buckets") == [("busy",)]
     finally:
         store.close()
+
+
+def test_a_storage_url_that_is_not_postgresql_is_one_clear_error(tmp_path):
+    from bot.config import load_config
+    from bot.store import open_store
+
+    config = load_config(None, environ={"STORAGE_URL": "mysql://bot:secret-pw@db/bot"})
+    with pytest.raises(UserError, match="storage.url must be a PostgreSQL URL") as error:
+        open_store(config)
+    assert "secret-pw" not in str(error.value)
