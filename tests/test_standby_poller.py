@@ -36,7 +36,7 @@ def test_a_standby_takes_over_polling_within_seconds_of_a_sigkill_and_loses_no_u
         wait_for_log(tmp_path / "second.log", "standing by")
         # The standby never polls: one process asked for updates (deleteWebhook starts each poller).
         assert len(fake_api.calls_for("deleteWebhook")) == 1
-        users = [40_000 + i for i in range(200)]
+        users = [40_000 + i for i in range(120)]
         for i, user in enumerate(users):
             fake_api.private_message(user, QUESTIONS[i % len(QUESTIONS)])
         fake_api.wait_for("sendMessage", count=20, timeout=60)
