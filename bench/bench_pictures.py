@@ -1,6 +1,7 @@
 """Pictures: draws the labelled set of bench/data/pictures.yaml, reads it as the bot does, prints figures.
 
-Prints figures; asserts nothing. Run: .venv/bin/python bench/bench_pictures.py [--save DIR] [--misses]
+Prints figures; asserts nothing. Run: .venv/bin/python bench/bench_pictures.py [--file SET.yaml] [--save DIR]
+[--misses] [--json]
 
 Each picture is drawn with Pillow (WenQuanYi Micro Hei; chat screenshots light and
 dark, posters, ban-notice dialogs over a dimmed screen, QR codes alone and inside
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+DEFAULT_SET = ROOT / "bench/data/pictures.yaml"
 MESSENGER_SIDE = 1280
 MESSENGER_QUALITY = 75
 LIGHT = {"bg": "#ededed", "bar": "#f7f7f7", "text": "#111111", "them": "#ffffff", "me": "#95ec69", "meta": "#888888"}
@@ -86,6 +88,8 @@ def chat(item: dict, number: int) -> Image.Image:
     y = 300
     draw.text(((width - 200) / 2, y), "昨天 21:0" + str(number % 10), font=font(30), fill=colours["meta"])
     y += 90
+    if item.get("ui"):
+        return chat_with_ui(item, picture, draw, colours, y)
     bubbles = [("them", t) for t in item.get("them", [])] + [("me", t) for t in item.get("me", [])]
     if item["kind"] == "question":
         bubbles = [("them", "你好，有什么可以帮你？")] + bubbles
@@ -108,6 +112,76 @@ def chat(item: dict, number: int) -> Image.Image:
         y += max(box_h, avatar) + 44
     draw.rectangle((0, height - 150, width, height), fill=colours["bar"])
     draw.rounded_rectangle((120, height - 120, width - 200, height - 40), 12, fill=colours["bg"])
+    return picture
+
+
+def chat_with_ui(item: dict, picture: Image.Image, draw: ImageDraw.ImageDraw, colours: dict, y: int) -> Image.Image:
+    """A chat screenshot with what WeChat draws around the words: the unread count and menu of the title
+    bar, time stamps and system lines, transfer, red-packet, voice and photo bubbles, and the input bar
+    (hold-to-talk, or a typed line and the 发送 button). `messages`: [{from: them|me|system, text |
+    transfer + status | redpacket | voice (seconds) | photo | time}], drawn in order."""
+    width, height = picture.size
+    title, face, small = font(44), font(44), font(30)
+    draw.text((90, 120), f"({item['ui'].get('unread', 3)})" if isinstance(item["ui"], dict) else "(3)", font=title,
+              fill=colours["text"])
+    draw.text((width - 110, 112), "···", font=title, fill=colours["text"])
+    avatar = 100
+    for message in item["messages"]:
+        side = message.get("from")
+        if side == "system" or "time" in message:
+            words = message.get("text") or message["time"]
+            draw.text(((width - draw.textlength(words, font=small)) / 2, y), words, font=small, fill=colours["meta"])
+            y += 80
+            continue
+        if "text" in message:
+            lines = wrap(message["text"], face, 640)
+            box_w, box_h = max(face.getlength(line) for line in lines) + 60, len(lines) * 62 + 40
+            fill = colours["them"] if side == "them" else colours["me"]
+            ink = colours["text"] if side == "them" or item.get("dark") else "#111111"
+        elif "transfer" in message or "redpacket" in message:
+            lines, box_w, box_h = [], 520, 210
+            fill = "#fa9d3b" if "transfer" in message else "#f35543"
+            ink = "#ffffff"
+        elif "voice" in message:
+            lines = [f"{message['voice']}\"  )))" if side == "them" else f"((( {message['voice']}\""]
+            box_w, box_h = 160 + 12 * int(message["voice"]), 102
+            fill = colours["them"] if side == "them" else colours["me"]
+            ink = colours["text"] if side == "them" or item.get("dark") else "#111111"
+        else:  # a photo
+            lines, box_w, box_h, fill, ink = [], 360, 480, "#9bb7a2", "#ffffff"
+        x = 40 + avatar + 24 if side == "them" else width - 40 - avatar - 24 - box_w
+        ax = 40 if side == "them" else width - 40 - avatar
+        draw.rounded_rectangle((ax, y, ax + avatar, y + avatar), 12, fill="#7a9cc6" if side == "them" else "#c69a7a")
+        draw.rounded_rectangle((x, y, x + box_w, y + box_h), 14, fill=fill)
+        if "transfer" in message or "redpacket" in message:
+            big = message.get("transfer") or message["redpacket"]
+            draw.ellipse((x + 30, y + 35, x + 110, y + 115), outline="#ffffff", width=5)
+            draw.text((x + 130, y + 30), big, font=font(46 if "transfer" in message else 38), fill=ink)
+            if message.get("status"):
+                draw.text((x + 130, y + 95), message["status"], font=small, fill=ink)
+            draw.line((x + 20, y + 150, x + box_w - 20, y + 150), fill="#ffd7a8", width=2)
+            draw.text((x + 30, y + 162), "微信转账" if "transfer" in message else "微信红包", font=font(26), fill=ink)
+        for i, line in enumerate(lines):
+            draw.text((x + 30, y + 20 + i * 62), line, font=face, fill=ink)
+        y += max(box_h, avatar) + 44
+    # The input bar: a voice button, the box (hold to talk, or a typed line), the emoji and + buttons, or 发送.
+    draw.rectangle((0, height - 150, width, height), fill=colours["bar"])
+    draw.ellipse((30, height - 118, 100, height - 48), outline=colours["text"], width=4)
+    typing = item["ui"].get("typing") if isinstance(item["ui"], dict) else None
+    right = width - 220 if typing else width - 220
+    draw.rounded_rectangle((120, height - 125, right, height - 40), 12, fill=colours["bg"])
+    if typing:
+        draw.text((140, height - 108), typing, font=font(40), fill=colours["text"])
+        draw.rounded_rectangle((width - 200, height - 120, width - 30, height - 45), 10, fill="#07c160")
+        draw.text((width - 160, height - 108), "发送", font=font(40), fill="#ffffff")
+    else:
+        if isinstance(item["ui"], dict) and item["ui"].get("hold"):
+            label = "按住 说话"
+            draw.text(((120 + right - draw.textlength(label, font=font(40))) / 2, height - 108), label, font=font(40),
+                      fill=colours["text"])
+        draw.ellipse((width - 200, height - 118, width - 130, height - 48), outline=colours["text"], width=4)
+        draw.ellipse((width - 110, height - 118, width - 40, height - 48), outline=colours["text"], width=4)
+        draw.text((width - 90, height - 118), "+", font=font(52), fill=colours["text"])
     return picture
 
 
@@ -167,7 +241,25 @@ def qr_alone(item: dict, number: int) -> Image.Image:
     return picture
 
 
-DRAW = {"chat": chat, "question": chat, "poster": poster, "notice": notice, "qr": qr_alone}
+def receipt(item: dict, number: int) -> Image.Image:
+    """A receipt or a menu photographed flat: a title, then rows of "item | price" (left and right)."""
+    width, height = 900, 1500
+    picture = Image.new("RGB", (width, height), "#fbfaf5")
+    draw = ImageDraw.Draw(picture)
+    title, face = font(60), font(42)
+    heading = item["lines"][0]
+    draw.text(((width - draw.textlength(heading, font=title)) / 2, 80), heading, font=title, fill="#222222")
+    y = 200
+    for line in item["lines"][1:]:
+        left, _, right = line.partition(" | ")
+        draw.text((70, y), left, font=face, fill="#222222")
+        if right:
+            draw.text((width - 70 - draw.textlength(right, font=face), y), right, font=face, fill="#222222")
+        y += 72
+    return picture
+
+
+DRAW = {"chat": chat, "question": chat, "poster": poster, "notice": notice, "qr": qr_alone, "receipt": receipt}
 
 
 def as_sent(picture: Image.Image) -> bytes:
@@ -182,8 +274,12 @@ def as_sent(picture: Image.Image) -> bytes:
 
 def typed_text(item: dict) -> str:
     """What a person would paste instead of the picture: its words, and the code's link."""
-    if item["kind"] in ("chat", "question"):
+    if item.get("messages"):  # the bubbles' words, in order; a transfer, a voice message or a time is no text
+        lines = [m["text"] for m in item["messages"] if "text" in m and m["from"] != "system"]
+    elif item["kind"] in ("chat", "question"):
         lines = item.get("them", []) + item.get("me", []) if item["kind"] == "chat" else item.get("me", [])
+    elif item["kind"] == "receipt":
+        lines = [line.replace(" | ", " ") for line in item["lines"]]
     else:
         lines = item.get("lines", [])
     return "\n".join(lines)
@@ -199,10 +295,13 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every miss")
     parser.add_argument("--memory", action="store_true",
                         help="only measure the memory of `python -m bot web` before and after reading pictures")
+    parser.add_argument("--file", type=Path, default=DEFAULT_SET,
+                        help=f"the labelled set (default {DEFAULT_SET.relative_to(ROOT)}); the same fields")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
+    items = items_of(args.file)
     if args.memory:
-        return web_memory(items_of())
-    items = items_of()
+        return web_memory(items)
     with tempfile.TemporaryDirectory(prefix="bench-pictures-") as tmp:
         folder = args.save or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -232,34 +331,66 @@ def main() -> None:
                          and q["official"] == i["qr"]["official"] for q in r["qr"]) for i, r in coded)
     ms = sorted(r["ms"] for r in results)
     cpu = sorted(r["cpu_ms"] for r in results)
-    counts = ", ".join(f"{k} {sum(i['kind'] == k for i in items)}" for k in DRAW)
-    print(f"pictures: {len(items)} ({counts})")
-    print(f"risky caught:        {caught}/{len(risky)} = {100 * caught / len(risky):.1f}%")
-    print(f"harmless flagged:    {flagged}/{len(benign)} = {100 * flagged / len(benign):.1f}%")
-    print(f"agreement with typed text (reply kind and risk): {agreed}/{len(agree)} = {100 * agreed / len(agree):.1f}%")
-    print(f"topic of questions and notices: {on_topic}/{len(topical)} = {100 * on_topic / len(topical):.1f}%")
+    load_after = open("/proc/loadavg").read().split()[0]
+    figures = {
+        "file": str(args.file), "pictures": len(items),
+        "kinds": {k: sum(i["kind"] == k for i in items) for k in DRAW if any(i["kind"] == k for i in items)},
+        "risky_caught": [caught, len(risky)], "harmless_flagged": [flagged, len(benign)],
+        "agreement": [agreed, len(agree)], "topic": [on_topic, len(topical)],
+        "qr_decoded": [decoded, len(coded)], "qr_classified": [classified, len(coded)],
+        "ms_median": statistics.median(ms), "ms_p90": ms[int(0.9 * (len(ms) - 1))], "ms_max": ms[-1],
+        "cpu_ms_median": statistics.median(cpu), "cpu_ms_p90": cpu[int(0.9 * (len(cpu) - 1))],
+        "load_average": [float(load_before), float(load_after)],
+    }
+    if args.json:
+        figures["misses"] = misses(items, results, typed)
+        print(json.dumps(figures, ensure_ascii=False))
+        return
+    counts = ", ".join(f"{k} {n}" for k, n in figures["kinds"].items())
+    print(f"pictures: {len(items)} ({counts}) from {args.file}")
+    print(f"risky caught:        {share(caught, len(risky))}")
+    print(f"harmless flagged:    {share(flagged, len(benign))}")
+    print(f"agreement with typed text (reply kind and risk): {share(agreed, len(agree))}")
+    print(f"topic of questions and notices: {share(on_topic, len(topical))}")
     print(f"QR codes decoded: {decoded}/{len(coded)}; decoded and classified: {classified}/{len(coded)}")
     print(f"ms per picture: median {statistics.median(ms):.0f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f}, "
           f"max {ms[-1]} (the first includes loading the models); processor time (both cores' threads): "
           f"median {statistics.median(cpu):.0f}, p90 {cpu[int(0.9 * (len(cpu) - 1))]:.0f}; load average during the run: "
-          f"{load_before} -> {open('/proc/loadavg').read().split()[0]}")
+          f"{load_before} -> {load_after}")
     if args.misses:
-        for item, result, typed_result in zip(items, results, typed):
-            wrong = []
-            if item.get("risky") is not None and said_risky(result) != item["risky"]:
-                wrong.append(f"risk {result['risk']} (risky: {item['risky']})")
-            if item["kind"] != "qr" and (result["reply"], result["risk"]) != (typed_result["reply"], typed_result["risk"]):
-                wrong.append(f"typed: {typed_result['reply']}/{typed_result['risk']}, picture: {result['reply']}/{result['risk']}")
-            if item.get("topics") and result["topic"] not in item["topics"]:
-                wrong.append(f"topic {result['topic']} (want {item['topics']})")
-            if item.get("qr") and not any(q["data"] == item["qr"]["data"] for q in result["qr"]):
-                wrong.append(f"QR not read: {result['qr']}")
-            if wrong:
-                print(f"- {item['kind']}: {'; '.join(wrong)}\n    read: {result['text']!r}")
+        for miss in misses(items, results, typed):
+            print(f"- {miss['kind']}: {'; '.join(miss['wrong'])}\n    read: {miss['read']!r}")
 
 
-def items_of() -> list[dict]:
-    return yaml.safe_load((ROOT / "bench/data/pictures.yaml").read_text(encoding="utf-8"))["pictures"]
+def share(part: int, whole: int) -> str:
+    return f"{part}/{whole} = {100 * part / whole:.1f}%" if whole else f"{part}/0"
+
+
+def misses(items: list[dict], results: list[dict], typed: list[dict]) -> list[dict]:
+    """Every picture read wrongly, in order: what went wrong, and the text read."""
+    found = []
+    for number, (item, result, typed_result) in enumerate(zip(items, results, typed)):
+        wrong = []
+        if item.get("risky") is not None and said_risky(result) != item["risky"]:
+            wrong.append(f"risk {result['risk']} (risky: {item['risky']})")
+        if item["kind"] != "qr" and (result["reply"], result["risk"]) != (typed_result["reply"], typed_result["risk"]):
+            wrong.append(f"typed: {typed_result['reply']}/{typed_result['risk']}, picture: {result['reply']}/{result['risk']}")
+        if item.get("topics") and result["topic"] not in item["topics"]:
+            wrong.append(f"topic {result['topic']} (want {item['topics']})")
+        if item.get("qr") and not any(q["data"] == item["qr"]["data"] for q in result["qr"]):
+            wrong.append(f"QR not read: {result['qr']}")
+        if wrong:
+            found.append({"number": number, "kind": item["kind"], "wrong": wrong, "read": result["text"]})
+    return found
+
+
+def items_of(path: Path | None = None) -> list[dict]:
+    """The labelled pictures of a set; a kind this script cannot draw stops it with one line."""
+    items = yaml.safe_load(Path(path or DEFAULT_SET).read_text(encoding="utf-8"))["pictures"]
+    unknown = sorted({str(i.get("kind")) for i in items} - set(DRAW))
+    if unknown:
+        raise SystemExit(f"{path}: unknown kind {', '.join(unknown)} (known: {', '.join(DRAW)})")
+    return items
 
 
 def rss_mb(pid: int) -> float:

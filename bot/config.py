@@ -5,7 +5,9 @@ config.example.yaml documents the same keys; a test keeps the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wechat.token", str, "", "WeChat Official Account: the server Token; empty: no /wechat endpoint.", env="WECHAT_TOKEN"),
     Setting("wechat.app_id", str, "", "WeChat Official Account: AppID, needed for the encrypted (安全) mode."),
     Setting("wechat.encoding_aes_key", str, "", "WeChat Official Account: EncodingAESKey of the encrypted mode; empty: plain mode.", env="WECHAT_ENCODING_AES_KEY"),
+    # WeChat's picture host. WeChat's documentation of image messages gives PicUrl only as
+    # "this is a url"; its documentation of uploaded pictures (the Official Account's uploadimg,
+    # developers.weixin.qq.com/doc/service/api/material/permanent/api_uploadimage) returns them as
+    # http://mmbiz.qpic.cn/…, and image messages' PicUrl are seen on that host. Hosts seen only in
+    # older third-party examples (mmbiz.qlogo.cn, mmsns.qpic.cn) are left out: nothing of WeChat's
+    # own confirms them; an operator who sees them in the log can add them.
+    Setting("wechat.picture_hosts", str, "mmbiz.qpic.cn", "WeChat Official Account: the only hosts an image "
+            "message's picture is downloaded from (host names, comma-separated); any other PicUrl is refused."),
     Setting("curate.token", str, "", "The curator page /curate: the token curators log in with; empty: no curator page.",
             env="CURATE_TOKEN"),
     Setting("curate.folds", int, 5, "The curator page: folds of the cross-validation shown before and after a change."),
@@ -109,7 +119,26 @@ def load_config(path: str | Path | None, environ: dict[str, str] | None = None) 
     for setting in SETTINGS:
         if setting.env and environ.get(setting.env):
             values[setting.key] = _coerce(setting, environ[setting.env], f"${setting.env}")
+    host_names(values["wechat.picture_hosts"], f"{source}: wechat.picture_hosts")
     return Config(values, source)
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]")
+
+
+def host_names(setting: str, where: str) -> tuple[str, ...]:
+    """The host names of a comma-separated setting, lower case; a UserError for an IP address or anything else."""
+    hosts = tuple(h.strip().lower().rstrip(".") for h in setting.split(",") if h.strip())
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            pass
+        else:
+            raise UserError(f"{where}: {host!r} is an IP address: list host names only")
+        if not _HOST_NAME.fullmatch(host):
+            raise UserError(f"{where}: {host!r} is not a host name (such as mmbiz.qpic.cn: no scheme, port or path)")
+    return hosts
 
 
 def _coerce(setting: Setting, value: Any, where: str) -> Any:

@@ -359,10 +359,22 @@ def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
     return kept
 
 
-# A phone's status bar and a chat's time stamps say nothing about the message: "9:41", "87%", "<", "昨天 21:08".
+# What a phone and a chat app draw around the words says nothing about the message, and read as
+# text it tips the checker (a harmless English chat with its title bar's "< (1)" came out medium):
+# the status bar and time stamps ("9:41", "87%", "昨天 21:08"); the title bar's back arrow, unread
+# count and menu ("< (3)", "微信(12)", "···"); the input bar ("发送", "按住 说话", its icons read as
+# "○+"); the labels of transfer, red-packet and voice bubbles ("微信转账", "¥500.00", "已收款", '15"');
+# and the chat's system lines (a contact added, a message recalled, "拍了拍"). Whole lines only:
+# a bubble that says more than the label is kept.
 _CHROME = re.compile(
     r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|上午|下午|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
-    r"(?:\s?(?:am|pm))?)$", re.IGNORECASE)
+    r"(?:\s?(?:am|pm))?"
+    r"|[<‹]?\s*(?:微信|weixin|wechat)?\s*[(（]\d{1,3}\+?[)）]|[<‹]\s*(?:微信|weixin|wechat)|[·.…]{2,3}"
+    r"|发送|send|按住\s?说话|hold to talk|[○◯◎⊕☺+\s]{1,4}"
+    r"|微信转账|微信红包|weixin transfer|red packet|(?:你|对方)?已(?:被)?(?:收款|接收|领取)|转账给你|请收款|[¥￥]\s?\d[\d,]*(?:\.\d{1,2})?"
+    r"|恭喜发财[，,]?\s?大吉大利|[(（\s]*\d{1,2}\s?[\"″”'’]{1,2}[\s)）]*"
+    r"|你已添加了.{1,30}[，,]现在可以开始聊天了[。.]?|以下(?:为|是)新消息|以上是打招呼的(?:内容|消息)"
+    r"|(?:你|对方|[\"“].{1,20}[\"”])\s?撤回了一条消息|[\"“]?.{1,20}?[\"”]?\s?拍了拍.{0,20})$", re.IGNORECASE)
 _SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
 
 

@@ -90,6 +90,26 @@ def test_a_screenshot_is_read_and_its_ad_gets_a_verdict(kb, conversation):
     assert shown.startswith("图里写着：高价收手机卡")  # the reply says what was read
 
 
+def test_what_the_chat_app_draws_around_the_words_is_not_read_as_the_message(kb):
+    """Title bar, input bar, transfer and voice labels and system lines are dropped; the bubbles' words stay."""
+    data = pictures.text_picture(["< (3)", "Chris", "你已添加了Chris，现在可以开始聊天了。", "微信转账",
+                                  "¥500.00", "已被接收", '15"', "Can you send me your slides before 5?",
+                                  "我转账给你了，收到说一声", "按住 说话", "发送"], width=1000)
+    lines = read_picture(data, kb.domains).text.splitlines()
+    assert lines == ["Chris", "Can you send me your slides before 5?", "我转账给你了，收到说一声"], lines
+
+
+def test_chat_app_labels_are_whole_lines_only():
+    from bot.reading import _CHROME
+
+    for label in ("<(3)", "微信(12)", "···", "发送", "Send", "按住 说话", "○+", "微信转账", "微信红包", "¥36.00", "已收款",
+                  "转账给你", '8" )))', "你已添加了李娜，现在可以开始聊天了。", "以下为新消息", "你撤回了一条消息",
+                  '"老周" 拍了拍我', "恭喜发财，大吉大利", "9:41", "87%", "昨天 21:08"):
+        assert _CHROME.match(label), label
+    for words in ("转账给你2000，明天还", "发送验证码给我", "Send me the code", "¥500 一单，日结", "好的", "(1) 请先阅读须知"):
+        assert not _CHROME.match(words), words
+
+
 def test_a_ban_notice_gets_its_card_and_a_question_its_answer(kb, conversation):
     notice = read_picture(pictures.text_picture(["帐号已被限制登录", "你的微信帐号因涉嫌违规，已被限制登录。"]), kb.domains)
     reply = conversation.picture("u2", notice)

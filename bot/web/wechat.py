@@ -4,8 +4,9 @@ WeChat signs every request with the account's Token and, in the encrypted (安�
 and compatible (兼容) modes, encrypts the body with the EncodingAESKey. A passive
 reply must come within 5 seconds and hold at most 2,048 bytes; WeChat resends a
 message it got no reply to, so replies are remembered briefly by MsgId. An image
-message is downloaded from its PicUrl (a short time limit, in memory only) and
-read on this machine; when that cannot finish in time the follower is asked for the text.
+message is downloaded from its PicUrl (a short time limit, in memory only, and only
+from WeChat's picture hosts: bot/web/fetch.py) and read on this machine; when that
+cannot finish in time, or the address is not WeChat's, the follower is asked for the text.
 
 The URL's signature covers only its timestamp and nonce (in the plain mode not the
 body), so a signed URL is taken only within 5 minutes of its timestamp, and once:
@@ -37,7 +38,7 @@ from wechatpy.utils import WeChatSigner
 
 from .. import languages
 from ..cache import ExpiringLRU
-from ..config import Config
+from ..config import Config, host_names
 from ..conversation import (
     Card,
     Checked,
@@ -53,7 +54,7 @@ from ..conversation import (
 from ..errors import UserError
 from ..knowledge import KnowledgeBase
 from ..ratelimit import rate_limiter
-from ..reading import MAX_BYTES as MAX_PICTURE, PictureError
+from ..reading import PictureError
 from ..store import StoreUnavailable
 from ..render import (
     fit_utf8,
@@ -68,6 +69,7 @@ from ..render import (
 )
 from ..utf8 import valid_text
 from .app import MAX_TEXT, SAVE_TIMEOUT, BodyRefused, TooLarge, read_body
+from .fetch import PictureFetcher, Refused
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +124,19 @@ def refused() -> Response:
     return PlainTextResponse("invalid request", status_code=400)
 
 
-def wechat_endpoint(conversation: Conversation, config: Config,
-                    public_url: str) -> Callable[[Request], Awaitable[Response]]:
+def wechat_endpoint(conversation: Conversation, config: Config, public_url: str,
+                    fetcher: PictureFetcher | None = None) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of /wechat (GET: server verification, POST: messages)."""
-    return WeChatChannel(conversation, config, public_url).handle
+    return WeChatChannel(conversation, config, public_url, fetcher=fetcher).handle
 
 
 class WeChatChannel:
     """One Official Account's messages, answered from one Conversation."""
 
     def __init__(self, conversation: Conversation, config: Config, public_url: str = "",
-                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
+                 fetcher: PictureFetcher | None = None) -> None:
+        """`fetcher`: downloads image messages' pictures; by default from `wechat.picture_hosts` only."""
         self.conversation = conversation
         self.token = config["wechat.token"]
         if not self.token:
@@ -149,6 +153,8 @@ class WeChatChannel:
                                     float(config["rate_limit.window_seconds"]), clock)
         self._commands: tuple[KnowledgeBase, dict[str, str]] | None = None
         self._warned_no_key = False
+        self.fetcher = fetcher or PictureFetcher(host_names(config["wechat.picture_hosts"],
+                                                                  "wechat.picture_hosts"))
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -450,32 +456,21 @@ class WeChatChannel:
         return body, True
 
     async def read_picture(self, user: str, url: str, lang: str) -> Reply:
-        """Download the picture (in memory, size-limited) and read it, all within WeChat's wait."""
-        import httpx
-
+        """Download the picture (in memory, size-limited, from WeChat's picture hosts only) and read it,
+        all within WeChat's wait."""
         started = time.monotonic()
         reader = self.conversation.pictures
         if reader.pending > PICTURE_QUEUE:  # it would wait for others: it cannot be read in time
             raise PictureError("picture_busy", "other pictures are being read")
-        if not url.lower().startswith(("http://", "https://")):
+        if not url.strip():
             raise PictureError("picture_not_image", "the message has no picture address")
         try:
-            async with httpx.AsyncClient(timeout=PICTURE_DOWNLOAD, follow_redirects=True, max_redirects=2) as client:
-                async with client.stream("GET", url) as response:
-                    response.raise_for_status()
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_PICTURE:
-                            raise PictureError("picture_too_big", "the picture is over 10 MB")
-                        chunks.append(chunk)
-                        if time.monotonic() - started > PICTURE_DOWNLOAD:
-                            raise PictureError("picture_timeout", "the download took too long")
-        except httpx.HTTPError as exc:
-            log.warning("wechat: could not download a picture (%s)", type(exc).__name__)
-            raise PictureError("picture_timeout", "the picture could not be downloaded in time") from None
+            data = await self.fetcher.fetch(url, PICTURE_DOWNLOAD)
+        except Refused as exc:
+            log.warning("wechat: refused to download a picture: %s", exc)
+            raise
         left = PICTURE_BUDGET - (time.monotonic() - started)
-        reading = await reader.read_async(b"".join(chunks), user, time_limit=max(left, 0.1))
+        reading = await reader.read_async(data, user, time_limit=max(left, 0.1))
         return self.conversation.picture(user, reading, lang=None)
 
     def answer(self, message: Any) -> str:
