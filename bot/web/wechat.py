@@ -147,7 +147,7 @@ class WeChatChannel:
         self.nonces: ExpiringLRU[tuple[str, str], bytes] = ExpiringLRU(NONCE_MEMORY, 2 * TIMESTAMP_WINDOW, clock)
         self.wall_clock = wall_clock
         self._answering: dict[tuple, asyncio.Future] = {}  # replies being made, for a resend that comes meanwhile
-        self.store = conversation.store
+        self.store = getattr(conversation, "store", None)
         self.shared = bool(getattr(self.store, "shared", False))
         self.limiter = rate_limiter(self.store, "wechat", config["rate_limit.messages"],
                                     float(config["rate_limit.window_seconds"]), clock)
