@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 # Bump when features() changes: every cached model is then retrained.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 BLOCKS = ("c", "w", "p")  # character n-grams, words, pinyin syllable n-grams
 # (normalised text, tokens) or (normalised text, tokens, syllables)
 Sample = tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str]]

@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import loadcache
 from .languages import CONVERTED, Wording, base_of, localize
 from .regex_shape import super_linear_problems
-from .text import SynonymTable, clean_input, has_cjk
+from .text import SynonymTable, clean_input, default_cache_dir, has_cjk
 
-try:  # libyaml when available: several times faster on start-up.
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pure-Python PyYAML
-    _Loader = yaml.SafeLoader
+
+def _yaml_loader() -> Any:
+    """libyaml's loader when available (several times faster), else PyYAML's own.
+
+    PyYAML is imported here, not at the top: a warm start finds every file's
+    data in the load cache (bot/loadcache.py) and never needs it.
+    """
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 LANGS = ("zh", "en")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -473,6 +479,8 @@ class KnowledgeBase:
     wording: Wording = field(default_factory=Wording)  # traditional.yaml: the converter's corrections
     app_labels: tuple[str, ...] = ()  # traditional.yaml: the app's own words the cards quote in 「…」
     domains: Domains = field(default_factory=Domains)  # official domains, shorteners, payment codes
+    # situations.yaml `cues`: cue name -> words saying who asks and at what stage (the situation model's features)
+    situation_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def userdict(self) -> Path:
@@ -503,14 +511,29 @@ class _FileReader:
 
     def load(self) -> Any:
         try:
-            text = self.path.read_bytes().decode("utf-8")
+            raw = self.path.read_bytes()
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             self.problems.append(f"{self.label}: not UTF-8 text (byte {exc.start})")
             return None
         except OSError as exc:
             self.problems.append(f"{self.label}: cannot read: {exc.strerror}")
             return None
-        loader = _Loader(text)
+        cache = loadcache.CURRENT.get()
+        found = cache.parsed(raw) if cache is not None else None
+        if found is not None:
+            data, self.lines = found
+            return data
+        before = len(self.problems)
+        data = self._parse(text)
+        if cache is not None and len(self.problems) == before:
+            cache.add_parsed(raw, data, self.lines)
+        return data
+
+    def _parse(self, text: str) -> Any:
+        import yaml
+
+        loader = _yaml_loader()(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -540,8 +563,10 @@ class _FileReader:
         return f"{self.label}:{line}" if line else self.label
 
 
-def _find_duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
+def _find_duplicate_key(node: Any) -> tuple[str, int] | None:
     # PyYAML silently keeps the last of two equal keys; a curator's typo would vanish.
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
@@ -783,8 +808,13 @@ def _load_themes(root: Path, problems: list[str], wording: Wording | None = None
     return tuple(themes)
 
 
-def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None) -> dict[str, SituationKind]:
-    reader, items = _read_list(root, "situations.yaml", "situations", "{id, label, about}", problems)
+def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | None = None
+                          ) -> tuple[dict[str, SituationKind], dict[str, tuple[str, ...]]]:
+    """situations.yaml: the situation ids, and the optional `cues` (cue name -> words, lower case, Simplified)."""
+    reader, data = _read_optional(root, "situations.yaml", problems)
+    items = data.get("situations") if isinstance(data, dict) else None
+    if data is not None and (not isinstance(items, list) or not items):
+        problems.append(f"{reader.where('situations')}: field 'situations': must be a non-empty list of {{id, label, about}}")
     kinds: dict[str, SituationKind] = {}
     for i, item in enumerate(items or []):
         where = f"{reader.where('situations')}: field 'situations[{i}]'"
@@ -798,7 +828,31 @@ def _load_situation_kinds(root: Path, problems: list[str], wording: Wording | No
         if item["id"] in kinds:
             problems.append(f"{where}: id {item['id']!r} listed twice")
         kinds[item["id"]] = SituationKind(item["id"], Localized(label["zh"].strip(), label["en"].strip(), wording))
-    return kinds
+    return kinds, _situation_cues(reader, data.get("cues", {}) if isinstance(data, dict) else {}, problems)
+
+
+_ASCII_CUE = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)?")
+
+
+def _situation_cues(reader: _FileReader, raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    where = reader.where("cues")
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: field 'cues': must be a mapping of cue name to a list of words")
+        return {}
+    cues: dict[str, tuple[str, ...]] = {}
+    for name, words in raw.items():
+        if not isinstance(name, str) or not ID_PATTERN.match(name):
+            problems.append(f"{where}: field 'cues': {name!r} is not a slug")
+        elif not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            problems.append(f"{where}: field 'cues.{name}': must be a non-empty list of words (quote yes/no/on)")
+        elif any(w != w.strip().lower() for w in words):
+            problems.append(f"{where}: field 'cues.{name}': write words in lower case, without spaces around them")
+        elif any(w.isascii() and not _ASCII_CUE.fullmatch(w) for w in words):
+            bad = next(w for w in words if w.isascii() and not _ASCII_CUE.fullmatch(w))
+            problems.append(f"{where}: field 'cues.{name}': {bad!r}: an English cue is one or two words of letters and digits")
+        else:
+            cues[name] = tuple(words)
+    return cues
 
 
 def _variant_table(reader: _FileReader, section: str, table: Any, problems: list[str]) -> dict[str, str]:
@@ -917,6 +971,12 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
         if not isinstance(pattern, str) or not pattern:
             problems.append(f"{where}[{i}]: must be a non-empty string")
             continue
+        cache = loadcache.CURRENT.get()
+        # A pattern that compiled and passed the shape check before, to the same program: no need to redo either.
+        known = cache.pattern(pattern) if cache is not None else None
+        if known is not None:
+            compiled.append(known)
+            continue
         try:
             compiled.append(re.compile(pattern))
         except re.error as exc:
@@ -924,8 +984,11 @@ def _compile_patterns(items: Any, where: str, problems: list[str]) -> tuple[re.P
             continue
         # Patterns run on any text a stranger sends: one that is slower than
         # linear lets a single long message stall the bot for everyone.
-        for problem in super_linear_problems(pattern):
+        shape_problems = super_linear_problems(pattern)
+        for problem in shape_problems:
             problems.append(f"{where}[{i}]: {problem}")
+        if cache is not None and not shape_problems:
+            cache.add_pattern(pattern, compiled[-1])
     return tuple(compiled)
 
 
@@ -1317,13 +1380,24 @@ def question_key(question: str) -> str:
 def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     """Load and validate knowledge/; raise KnowledgeError naming every problem."""
     root = Path(root) if root is not None else default_kb_dir()
-    problems: list[str] = []
     if not root.is_dir():
         raise KnowledgeError([f"{root}: knowledge base folder not found"])
+    # Parsed files and compiled patterns from earlier loads, found by content (bot/loadcache.py).
+    cache = loadcache.LoadCache(default_cache_dir())
+    token = loadcache.CURRENT.set(cache)
+    try:
+        return _load_knowledge(root)
+    finally:
+        loadcache.CURRENT.reset(token)
+        cache.save()
+
+
+def _load_knowledge(root: Path) -> KnowledgeBase:
+    problems: list[str] = []
     wording, app_labels = _load_traditional(root, problems)
     themes = _load_themes(root, problems, wording)
     theme_ids = {t.id for t in themes}
-    situation_kinds = _load_situation_kinds(root, problems, wording)
+    situation_kinds, situation_cues = _load_situation_kinds(root, problems, wording)
     topics: dict[str, Topic] = {}
     topic_dir = root / "topics"
     files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
@@ -1385,4 +1459,4 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     # Topics are listed theme by theme; sorted() is stable, so file order holds inside a theme.
     ordered = dict(sorted(topics.items(), key=lambda kv: theme_order[kv[1].theme]))
     return KnowledgeBase(root, ordered, themes, synonyms, out_of_scope, ui, red_flags, messages, situation_kinds,
-                         fallbacks, ban_notices, wording, app_labels, domains)
+                         fallbacks, ban_notices, wording, app_labels, domains, situation_cues)

@@ -116,20 +116,67 @@ def _convert(code: str, text: str, wording: Wording | None) -> str:
 
 
 _SCRIPT_OF: dict[str, int] = {}  # character -> 1 Traditional only, -1 Simplified only, 0 both or neither
+_BLOCK_FIRST, _BLOCK_LAST = 0x4E00, 0x9FFF  # the characters detect() weighs
+_MARK_OF = {1: "T", -1: "S", 0: "."}
+_VALUE_OF = {"T": 1, "S": -1, ".": 0}
 
 
 def _script_of(char: str) -> int:
+    """1 when only Traditional Chinese writes the character, -1 when only Simplified does, 0 otherwise."""
+    offset = ord(char) - _BLOCK_FIRST if len(char) == 1 else -1
+    if 0 <= offset <= _BLOCK_LAST - _BLOCK_FIRST:
+        return _VALUE_OF[_script_table()[offset]]
     found = _SCRIPT_OF.get(char)
     if found is None:
-        if converter("t2s").convert(char) != char:
-            found = 1
-        elif converter("s2t").convert(char) != char:
-            found = -1
-        else:
-            found = 0
-        if len(_SCRIPT_OF) < 50_000:  # the CJK block has about 21,000 characters
+        found = _converted_script(char)
+        if len(_SCRIPT_OF) < 50_000:
             _SCRIPT_OF[char] = found
     return found
+
+
+def _converted_script(char: str) -> int:
+    if converter("t2s").convert(char) != char:
+        return 1
+    if converter("s2t").convert(char) != char:
+        return -1
+    return 0
+
+
+@lru_cache(maxsize=1)
+def _script_table() -> str:
+    """_converted_script of every character of the block as a mark (T, S or .), built once per OpenCC install.
+
+    Loading OpenCC's s2t tables took 70 ms of the first answer to every
+    Simplified question; the table is cached as plain text, keyed by OpenCC's
+    installed files and this module.
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    from .loadcache import package_stamp
+    from .text import _remove_stale, default_cache_dir
+
+    size = _BLOCK_LAST - _BLOCK_FIRST + 1
+    key = hashlib.sha256(package_stamp("opencc").encode() + Path(__file__).read_bytes()).hexdigest()[:16]
+    cache_dir = default_cache_dir()
+    path = cache_dir / f"script-{key}.txt"
+    try:
+        table = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        table = ""
+    if len(table) == size and set(table) <= set(_VALUE_OF):
+        return table
+    table = "".join(_MARK_OF[_converted_script(chr(code))] for code in range(_BLOCK_FIRST, _BLOCK_LAST + 1))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(table, encoding="ascii")
+        os.replace(tmp, path)
+        _remove_stale(cache_dir, "script-", keep=path)
+    except OSError:
+        pass  # a read-only cache still detects, only without the fast start
+    return table
 
 
 def detect(text: str) -> str:
@@ -141,7 +188,9 @@ def detect(text: str) -> str:
         return "zh" if reads_as_pinyin(text) else "en"
     sample = text[:400]
     # Characters of one script only count; the many shared ones say nothing.
-    if sum(_script_of(c) for c in sample if "\u4e00" <= c <= "\u9fff") <= 0:
+    table = _script_table()
+    marks = [table[ord(c) - _BLOCK_FIRST] for c in sample if "\u4e00" <= c <= "\u9fff"]
+    if marks.count("T") - marks.count("S") <= 0:
         return "zh"
     return "zh-HK" if _CANTONESE.search(sample) else "zh-Hant"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -34,13 +35,16 @@ ADVERSARIAL = [
 
 
 def run_check_message(lines: list[str]) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
+    """The child's processor time (user and system): what the messages cost it, whatever
+    else the machine is running at the same time (wall time is the benchmarks' business)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check-message", "--json", "-"],
         input="\n".join(lines).encode(), capture_output=True, cwd=ROOT, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    return time.perf_counter() - start, result
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), result
 
 
 def test_forty_adversarial_messages_cost_under_two_seconds_through_the_cli():
@@ -51,7 +55,7 @@ def test_forty_adversarial_messages_cost_under_two_seconds_through_the_cli():
     assert first.returncode == 0 and result.returncode == 0, result.stderr.decode()[-500:]
     assert len(result.stdout.splitlines()) == 40
     # The process start-up (loading the knowledge base) is the baseline run's.
-    assert elapsed - baseline < 2.0, f"{elapsed:.2f} s for 40 messages, {baseline:.2f} s to start"
+    assert elapsed - baseline < 2.0, f"{elapsed:.2f} s of processor time for 40 messages, {baseline:.2f} s to start"
 
 
 @pytest.mark.parametrize("text", ADVERSARIAL)
