@@ -202,6 +202,10 @@ class PostgresStore(Store):
 
         def release() -> None:
             with guard:
-                conn.close()  # the session ends: its advisory locks go with it
+                try:  # at once: closing alone frees it only once the server has seen the session end
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except psycopg.Error:
+                    pass  # the connection is gone: so is its lock
+                conn.close()
 
         return HeldLock(check, release)
