@@ -42,7 +42,14 @@ TOPIC = "banned-data-recovery"
 # One made-up question per change, unlike each other, so that no change teaches the model the next one.
 NEW_QUESTIONS = ["斑马跳舞的时候芒果会不会生气", "火星土豆排队买彩虹伞", "企鹅弹钢琴为什么要戴墨镜", "柠檬骑自行车去月亮开会",
                  "长颈鹿在图书馆卖冰淇淋合法吗", "蜗牛开飞机需要几张驾照", "西瓜和乌龟谁先到达北极", "海豚能不能帮我织毛衣",
-                 "仙人掌参加马拉松要穿什么鞋", "灯笼鱼给雪人写情书", "橡皮擦去沙漠度假带伞吗", "松鼠指挥交响乐团收门票吗"]
+                 "仙人掌参加马拉松要穿什么鞋", "灯笼鱼给雪人写情书", "橡皮擦去沙漠度假带伞吗", "松鼠指挥交响乐团收门票吗",
+                 "北极熊在沙漠里开奶茶店要交税吗", "彩虹糖能不能当作飞船燃料", "章鱼给自己织了八只袜子吗",
+                 "月亮上的兔子会不会打篮球", "机器人厨师为什么讨厌香菜", "纸飞机能飞到海王星吗",
+                 "小狗当选村长后先修哪座桥", "大象坐电梯需要买几张票", "蒲公英去火山旅行要带防晒霜吗",
+                 "袋鼠参加钢琴比赛评委打几分", "雪糕在冬天会不会感冒发烧", "蚂蚁搬家为什么不请搬家公司",
+                 "土星的戒指是谁送的订婚礼物", "鹦鹉学会了三门外语能当翻译吗"]
+# Once a few of them are phrasings of TOPIC, the model may take the next one for TOPIC before its change:
+# such a question is skipped (and said), since it could not show when the change is served.
 LOAD_QUESTIONS = ["微信被封了怎么申诉", "收手机卡一张200靠谱吗", "聊天记录还能找回吗", "my wechat got banned",
                   "陌生人发了个链接让我下载app", "今天天气怎么样", "我個微信俾人封咗，點算？"]
 
@@ -58,6 +65,28 @@ def ask(url: str, question: str) -> dict:
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def cpu_seconds(pid: int) -> float:
+    """Processor time of a process and its descendants, running or ended (the fork server, training
+    and evaluation children)."""
+    total, children = 0.0, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
 
 
 def rss_mb(pid: int) -> float:
@@ -137,12 +166,13 @@ class Curator:
         page = self.get("/curate")
         self.post("/curate/phrasing", {"csrf": self.csrf(page), "text": question, "target": TOPIC})
 
-    def publish(self, wait_for_evaluation: bool) -> float:
+    def publish(self, wait_for_evaluation: bool, on_send=lambda: None) -> float:
         """Publish from the draft page, at once or once its evaluation is shown; when the publish was sent."""
         page = self.get("/curate/draft")
         while wait_for_evaluation and "Evaluating in the background" in page:
             time.sleep(1)
             page = self.get("/curate/draft")
+        on_send()
         start = time.monotonic()
         result = self.post("/curate/publish", {"csrf": self.csrf(page)})
         if "Published by" not in result:
@@ -161,6 +191,7 @@ def main() -> None:
     # Ctrl-C or SIGTERM still stops the server this script started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
+    load_start = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-reload-"))
     kb = work / "knowledge"
     shutil.copytree(ROOT / "knowledge", kb)
@@ -196,36 +227,58 @@ def main() -> None:
     rss_start = rss_mb(server.pid)
     timings: dict[str, list[float]] = {"watcher": [], "SIGHUP": [], "curator publish": [],
                                        "curator publish after the evaluation": []}
+    cpu_times: dict[str, list[float]] = {how: [] for how in timings}
     curator = Curator(url, args.curate) if args.curate else None
     if curator:
         curator.login()
     windows = []  # (start, end) of each reload, for the latency during reloads
     marks = {0: 0}  # change number -> the number of the answer's mark in force after it
+    numbers: dict[str, int] = {}  # new phrasing -> its change number
+    changed_at: dict[str, float] = {}  # new phrasing -> when its change was made (or published)
+    unused = iter(NEW_QUESTIONS)
     n = 0
     try:
         for round_ in range(args.rounds):
             curated = ("curator publish", "curator publish after the evaluation") if curator else ()
             for how in ("watcher", "SIGHUP") + curated:
                 n += 1
-                question = NEW_QUESTIONS[(n - 1) % len(NEW_QUESTIONS)]
-                if ask(url, question)["topic"] == TOPIC:
-                    print(f"note: {question!r} is answered with {TOPIC} before the change", flush=True)
+                for question in unused:
+                    if ask(url, question)["topic"] != TOPIC:
+                        break
+                    print(f"note: {question!r} is answered with {TOPIC} before any change: skipped", flush=True)
+                else:
+                    sys.exit("bench_reload: out of new questions (add some to NEW_QUESTIONS)")
+                numbers[question] = n
                 load.extra.append(question)
                 mark = f"【r{n}】"
                 marks[n] = marks[n - 1] if how.startswith("curator") else n
+                cpu_before = cpu_seconds(server.pid)
                 if how.startswith("curator"):
                     curator.add_phrasing(question)
+
+                    def sent() -> None:
+                        nonlocal cpu_before  # after an evaluation: only what the publish costs
+                        cpu_before = cpu_seconds(server.pid)
+
                     # A curator's publish writes the phrasing; the marked answer is only for the mixing check.
-                    since = curator.publish(wait_for_evaluation=how.endswith("evaluation"))
+                    after_evaluation = how.endswith("evaluation")
+                    since = curator.publish(after_evaluation, sent if after_evaluation else lambda: None)
                 else:
                     since = time.monotonic()
                     edit(kb, question, mark)
                     if how == "SIGHUP":
                         server.send_signal(signal.SIGHUP)
+                changed_at[question] = since
                 seconds = load.wait_for(question, since)
                 timings[how].append(seconds)
+                # Processor time of the server and its children meanwhile (an evaluation running
+                # in the background counts too), and the machine's load (others share it).
+                cpu = cpu_seconds(server.pid) - cpu_before
+                cpu_times[how].append(cpu)
                 windows.append((since, since + seconds))
-                print(f"round {round_ + 1}: {how}: new answer served {seconds:.1f} s after the change", flush=True)
+                print(f"round {round_ + 1}: {how}: new answer served {seconds:.1f} s after the change "
+                      f"(server and children: {cpu:.1f} s of processor time; load average "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
                 time.sleep(2)
             # A broken knowledge base: reported, and the current one keeps serving.
             path = kb / "topics" / "sell-sim-card.yaml"
@@ -248,12 +301,12 @@ def main() -> None:
         rss_end = rss_mb(server.pid)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-    # Mixed answers: a new phrasing answered with its topic must come with a card at least as new as
-    # the phrasing (the mark written with it, or the last one before a curator's publish).
+    # Mixed answers: a new phrasing answered with its topic, once it was written, must come with a card at
+    # least as new as the phrasing (the mark written with it, or the last one before a curator's publish).
     mixed = 0
-    for _, _, question, answer in load.answers:
-        if question in NEW_QUESTIONS and answer["topic"] == TOPIC:
-            number = NEW_QUESTIONS.index(question) + 1
+    for start, _, question, answer in load.answers:
+        if question in numbers and answer["topic"] == TOPIC and start >= changed_at.get(question, float("inf")):
+            number = numbers[question]
             shown = re.match(r"【r(\d+)】", answer["answer"])
             if marks.get(number) and (shown is None or int(shown.group(1)) < marks[number]):
                 mixed += 1
@@ -264,12 +317,14 @@ def main() -> None:
         return sorted(values)[min(len(values) - 1, int(p * len(values)))] * 1000 if values else float("nan")
 
     print()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"machine: {os.cpu_count()} cores, load average {load_start:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end (shared with other work)")
     print(f"requests: {len(load.answers)} answered, {len(load.failures)} failed, {mixed} mixed answers")
     for how, values in timings.items():
         if values:
             print(f"change to new answer, {how}: " + ", ".join(f"{v:.1f}" for v in values)
-                  + f" s (median {statistics.median(values):.1f} s)")
+                  + f" s (median {statistics.median(values):.1f} s); processor time of the server and its "
+                  f"children meanwhile: " + ", ".join(f"{v:.1f}" for v in cpu_times[how]) + " s")
     print(f"/api/ask latency, steady: median {pct(steady, 0.5):.0f} ms, p99 {pct(steady, 0.99):.0f} ms ({len(steady)} requests)")
     print(f"/api/ask latency, during reloads: median {pct(during, 0.5):.0f} ms, p99 {pct(during, 0.99):.0f} ms, "
           f"max {max(during) * 1000 if during else float('nan'):.0f} ms ({len(during)} requests)")

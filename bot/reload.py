@@ -86,7 +86,8 @@ def build_knowledge(root: Path | None = None, previous: Knowledge | None = None,
     The previous bundle's normaliser (jieba's 70 MB dictionary) is reused when
     the synonyms and the user dictionary are unchanged, as after most edits.
     Models come from the content-keyed cache, so processes sharing a knowledge
-    base train each version once.
+    base train each version once; one that is not there is trained starting
+    from the previous bundle's weights.
     """
     root = Path(root) if root is not None else default_kb_dir()
     version = version if version is not None else content_version(root)
@@ -96,7 +97,7 @@ def build_knowledge(root: Path | None = None, previous: Knowledge | None = None,
         normaliser = previous.normaliser
     normaliser = normaliser or TextNormaliser(kb.synonyms, kb.userdict)
     matcher = Matcher(kb, normaliser, settings or (previous.matcher.settings if previous else None),
-                      model_cache=normaliser.cache_dir)
+                      model_cache=normaliser.cache_dir, previous=previous.matcher if previous else None)
     checker = MessageChecker(kb, normaliser)
     return Knowledge(kb, matcher, checker, version)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Site:
         self.client = TestClient(self.app, base_url="https://testserver" if secure else "http://testserver")
 
     def close(self) -> None:
+        self.page.curation.wait_for_training(300)  # the draft's models, trained in the background
         self.page.close()
         self.store.close()
 
@@ -291,6 +293,46 @@ def test_a_stored_question_becomes_a_published_phrasing_that_is_answered(site, k
     assert site.page.curation.draft.changes() == []
     site.store.flush()
     assert question not in [row[0] for row in site.store.unanswered_for_curators()]
+
+
+def test_a_drafts_models_are_trained_while_it_is_reviewed_so_publishing_trains_nothing(site, monkeypatch):
+    """Queueing a change trains the draft's models in the background; the publish loads them from the cache."""
+    from bot import classifier
+
+    # New to every run: the model cache outlives test runs, and must not already hold this draft's models.
+    question = f"紫色长颈鹿申诉口令还灵吗 {secrets.token_hex(4)}"
+    site.login()
+    site.client.post("/curate/phrasing", data={"csrf": site.csrf(), "text": question, "target": "ban-appeal"})
+    assert site.page.curation.wait_for_training(300)
+    trained = []
+    monkeypatch.setattr(classifier, "_start_child", lambda path, job: trained.append(path) or None)
+    monkeypatch.setattr(classifier, "train", lambda *args, **kwargs: trained.append(args) or 1 / 0)
+    draft = site.client.get("/curate/draft").text
+    published = site.client.post("/curate/publish", data={"csrf": csrf_of(draft)})
+    assert "Published by Ann" in published.text and trained == []
+    assert site.talk.matcher.match_question(question).topic == "ban-appeal"
+
+
+def test_the_evaluation_runs_below_the_servers_priority(kb_copy, tmp_path):
+    """The draft's evaluation is background work: its child yields to answers and to a publish's reload."""
+    import os
+
+    from bot.curation import EVAL_NICENESS, Evaluator
+
+    evaluator = Evaluator(tmp_path / "evaluations", folds=0)
+    try:
+        assert evaluator.result(kb_copy) is None  # queued
+        deadline = time.monotonic() + 60
+        while True:
+            with evaluator._lock:  # held from the child's start to its priority being set
+                child = evaluator._child
+            if child is not None:
+                break
+            assert time.monotonic() < deadline, "the evaluation did not start"
+            time.sleep(0.01)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + EVAL_NICENESS)
+    finally:
+        evaluator.close()
 
 
 def test_out_of_scope_and_dismiss(site):

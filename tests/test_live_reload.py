@@ -195,6 +195,61 @@ def test_processes_sharing_the_cache_train_a_model_once(tmp_path, monkeypatch):
     assert results[0].classes == results[1].classes == ("-", "a", "b")
 
 
+SMALL = [(t, list(t)) for t in ("微信被封", "微信封号了", "怎么申诉", "申诉不通过", "卖手机卡", "收手机卡",
+                                 "手机卡出租", "天气", "吃饭", "今天吃什么")]
+SMALL_LABELS = ["a", "a", "a", "a", "b", "b", "b", "-", "-", "-"]
+
+
+def test_a_reload_trains_starting_from_the_serving_models(live, kb_copy, monkeypatch):
+    """The edited knowledge base's models start from the serving ones' weights (a few solver steps, not all)."""
+    import bot.matcher
+
+    serving = live.current.matcher
+    jobs = []
+
+    def record(cache_dir, wanted):
+        jobs.extend(wanted)
+        return [serving.model, serving.situation_model][:len(wanted)]
+
+    monkeypatch.setattr(bot.matcher, "cached_models", record)
+    add_phrasing(kb_copy, "ban-appeal", "橙色企鹅今天申诉了吗")
+    assert live.reload_now("test").outcome == "reloaded"
+    assert [job.name for job in jobs] == ["topics", "situations"]
+    assert jobs[0].start is serving.model and jobs[1].start is serving.situation_model
+    # Where the solver starts is not what the model is: the cache key ignores it.
+    assert jobs[0].path(Path("c")) == classifier.TrainingJob("topics", jobs[0].samples, jobs[0].labels,
+                                                             jobs[0].c, min_df=jobs[0].min_df).path(Path("c"))
+
+
+@pytest.mark.parametrize("labels", [SMALL_LABELS, ["a" if x == "b" else x for x in SMALL_LABELS]],
+                         ids=["three classes", "two classes"])
+def test_the_starting_weights_are_the_start_models_own(labels):
+    """Laid out for scikit-learn and exported back, the starting weights score every text as the start model did."""
+    start = classifier.train(SMALL, labels)
+    keys = sorted(start.index, key=start.index.__getitem__)
+    coef, intercept = classifier._starting_weights(start, keys, sorted(set(labels)))
+    if len(start.classes) == 2:  # exported as train() exports a binary model
+        coef, intercept = classifier.np.vstack([-coef / 2, coef / 2]), classifier.np.hstack([-intercept / 2, intercept / 2])
+    again = classifier.LinearModel(start.classes, start.index, start.block_of, start.idf, coef.T.copy(), intercept)
+    for sample in SMALL + [("微信申诉", ["微信", "申诉"]), ("没见过", [])]:
+        assert classifier.np.allclose(again.scores(*sample), start.scores(*sample), atol=1e-12)
+
+
+def test_a_model_trained_from_a_start_is_the_same_model_within_the_solvers_tolerance(tmp_path):
+    """Warm-started in a child process (the reload's way): it did start there, and it ends where a cold start ends."""
+    start = classifier.train(SMALL, SMALL_LABELS)
+    samples, labels = SMALL + [("手机卡卖给别人", ["手机卡", "卖给", "别人"])], SMALL_LABELS + ["b"]
+    cold = classifier.train(samples, labels)
+    [warm] = classifier.cached_models(tmp_path, [classifier.TrainingJob("topics", samples, labels, start=start)])
+    assert warm.classes == cold.classes and warm.index == cold.index
+    assert not classifier.np.array_equal(warm.coef, cold.coef)  # the start was used…
+    for sample in samples:  # …and it reached the same optimum, to the solver's tolerance
+        assert classifier.np.abs(warm.scores(*sample) - cold.scores(*sample)).max() < 0.02
+        assert warm.scores(*sample).argmax() == cold.scores(*sample).argmax()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        classifier.TrainingJob("topics", samples, labels).path(tmp_path).name]  # the start's file is gone
+
+
 def test_the_cache_keeps_the_models_of_the_last_few_knowledge_bases(tmp_path):
     for i in range(classifier.KEEP_MODELS + 2):
         (tmp_path / f"topics-{i:020d}.npz").write_bytes(b"x")

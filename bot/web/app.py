@@ -523,11 +523,16 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form, size-limited; every value text."""
-    from urllib.parse import parse_qsl
+    """An urlencoded form, size-limited; every value text (the last of a field sent twice)."""
+    return {k: values[-1] for k, values in (await read_form_lists(request)).items()}
 
-    raw = await read_body(request)
-    return {k: v for k, v in parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)}
+
+async def read_form_lists(request: Request, limit: int = MAX_BODY) -> dict[str, list[str]]:
+    """An urlencoded form, refused past `limit` bytes (BodyRefused); every value of each field, as text."""
+    from urllib.parse import parse_qs
+
+    raw = await read_body(request, limit)
+    return parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
 def security_headers(app, hsts: bool = False):

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..classifier import start_trainer
 from ..conversation import Conversation
 from ..curation import (
     KINDS,
@@ -41,6 +42,7 @@ from ..curation import (
 from ..ratelimit import RateLimiter
 from ..reload import DRAFTS
 from ..utf8 import valid_text
+from .app import BodyRefused, read_form_lists
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ LOGIN_TRIES, LOGIN_WINDOW = 5, 300.0
 LOGIN_TRIES_ALL, LOGIN_WINDOW_ALL = 30, 3600.0
 MAX_GROUPS = 60  # groups of questions shown per list
 MAX_FORM = 256 * 1024
+MAX_LOGIN_FORM = 8192
 MAX_DRAFT_TOPIC = 64 * 1024
 
 
@@ -115,17 +118,10 @@ class CuratorPage:
 
     async def form(self, request: Request, session: Session | None) -> dict[str, list[str]] | None:
         """The posted form, or None when its CSRF token is not the session's (or the form is too large)."""
-        from urllib.parse import parse_qs
-
-        body = b""
         try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_FORM:
-                    return None
-        except ClientDisconnect:  # gone, or cut off by the server for sending too slowly
+            fields = await read_form_lists(request, MAX_FORM)
+        except BodyRefused:  # too large, or the sender went away
             return None
-        fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         given = (fields.get("csrf") or [""])[0]
         if session is None or not hmac.compare_digest(given.encode(), session.csrf.encode()):
             return None
@@ -165,10 +161,10 @@ class CuratorPage:
             log.warning("curator login refused: too many attempts")
             return self.render("curate_login.html", http_status=429, csrf="", name="",
                                error="Too many attempts. Wait a few minutes, then open the page again.")
-        from urllib.parse import parse_qs
-
-        body = await request.body()
-        fields = parse_qs(body[:8192].decode("utf-8", errors="replace"))
+        try:
+            fields = await read_form_lists(request, MAX_LOGIN_FORM)
+        except BodyRefused:
+            return self.forbidden()
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         given = (fields.get("csrf") or [""])[0]
         token = (fields.get("token") or [""])[0]
@@ -186,6 +182,8 @@ class CuratorPage:
         sid = secrets.token_urlsafe(32)
         self.sessions[sid] = Session(name, secrets.token_urlsafe(32), time.time() + SESSION_SECONDS)
         log.info("curator %r logged in", name)
+        # A curator's first change trains models: the fork server they come from starts now (bot/classifier.py).
+        await run_in_threadpool(start_trainer)
         response = RedirectResponse("/curate", status_code=303)
         self._cookie(response, SESSION_COOKIE, sid, SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/curate", httponly=True, samesite="strict", secure=self.secure)
@@ -294,6 +292,7 @@ class CuratorPage:
         with tempfile.TemporaryDirectory(dir=self.curation._scratch()) as scratch:
             apply_changes(self.curation.root, self.curation.draft.changes() + [change], Path(scratch) / "knowledge")
         self.curation.draft.add(change)
+        self.curation.train_draft()  # while the curator reviews the draft: publishing then finds the models ready
 
     async def dismiss(self, request: Request) -> Response:
         """POST /curate/dismiss: the group's stored questions deleted (noise, spam, already handled)."""
@@ -354,6 +353,7 @@ class CuratorPage:
             if problems:
                 raise CurationError(f"draft topic {topic_id!r} is not ready: {problems[0]}")
             self.curation.draft.add(Change("topic", topic=topic_id, by=session.name, at=time.time()))
+            self.curation.train_draft()
             return self.back(f"Queued: new topic {topic_id}.")
 
         return await self._action(request, act)
@@ -378,6 +378,8 @@ class CuratorPage:
             after = curation.evaluator.result(folder) if changes and not problems else None
         finally:
             curation.discard(folder)
+        if changes and not problems:
+            curation.train_draft()  # already trained (the usual case) or after a restart: cheap either way
         return {"changes": changes, "diffs": diffs, "problems": problems, "before": before, "after": after,
                 "status": self.live.status(), "folds": curation.evaluator.folds,
                 "waiting": (before is None) or (bool(changes) and not problems and after is None)}
@@ -392,6 +394,7 @@ class CuratorPage:
         index = _one(form, "index")
         if index.isdigit():
             self.curation.draft.remove(int(index))
+            self.curation.train_draft()
         return RedirectResponse("/curate/draft", status_code=303)
 
     async def publish(self, request: Request) -> Response:
