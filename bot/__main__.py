@@ -302,16 +302,16 @@ def cmd_web(args, out: TextIO) -> ExitStatus:
 
 
 def cmd_stats(args, out: TextIO) -> ExitStatus:
-    from .store import Store
+    from .store import open_store
 
     config = _config(args)
     path = Path(config["storage.path"])
-    if not path.exists():
+    if not config["storage.url"] and not path.exists():
         raise UserError(f"{path}: no database yet (it is created when the bot first runs)")
-    store = Store(path, config["storage.retention_days"])
+    store = open_store(config)
     try:
         store.prune_now()  # what is past retention is neither shown nor kept
-        out.write(f"Most frequent unanswered questions ({path}):\n")
+        out.write(f"Most frequent unanswered questions ({store.where}):\n")
         rows = store.top_unanswered(args.limit)
         out.write("".join(f"  {n:5}  {q}\n" for q, n in rows) or "  (none)\n")
         out.write("\nFeedback votes per topic (👍 / 👎):\n")

@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("telegram.webhook.url", str, "", "Webhook mode: the public HTTPS URL Telegram posts updates to."),
     Setting("telegram.webhook.secret_token", str, "", "Webhook mode (required): secret Telegram sends in every request header.", env="TELEGRAM_WEBHOOK_SECRET"),
     Setting("storage.path", str, "data/bot.sqlite3", "SQLite file for feedback votes and unanswered questions."),
+    Setting("storage.url", str, "", "PostgreSQL instead of the SQLite file, shared by several processes "
+            "(postgresql://user:password@host:port/database); empty: SQLite.", env="STORAGE_URL"),
     Setting("storage.retention_days", int, 90, "Days unanswered questions and feedback votes are kept."),
     Setting("rate_limit.messages", int, 8, "Messages one user may send per window before the bot pauses for them."),
     Setting("rate_limit.window_seconds", int, 30, "Length of the rate-limit window, in seconds."),

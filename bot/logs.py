@@ -11,7 +11,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces each secret (the bot token, the webhook secret, WeChat's token and key) by <token>."""
+    """Replaces each secret (the bot token, the webhook secret, WeChat's token and key, the database password) by <token>."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -31,6 +31,18 @@ class RedactSecrets(logging.Filter):
                     text = text.replace(secret, "<token>")
                 record.exc_text, record.exc_info = text, None
         return True
+
+
+def storage_secrets(config) -> tuple[str, ...]:
+    """What of storage.url must never be logged: its password (and so the whole URL as written)."""
+    from urllib.parse import urlsplit
+
+    url = config["storage.url"]
+    try:
+        password = urlsplit(url).password or ""
+    except ValueError:  # unreadable: the whole of it is the secret
+        return (url,)
+    return (url, password) if password else ()
 
 
 def setup_logging(level: str, secrets: Iterable[str] = (), filters: Iterable[logging.Filter] = ()) -> None:

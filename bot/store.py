@@ -1,18 +1,25 @@
-"""SQLite store of votes, unanswered questions, topic views and settings.
+"""The store of votes, unanswered questions, topic views, settings and the state processes share.
 
 Personal data is masked on the way in, every kind of row expires, and every write
 goes through one writer thread in batches, so the bot's event loop never waits for
 the disk or for a lock held by another process (a curator running `stats`). A
 channel that tells a person "saved" first waits for `confirmation()`: the commit.
+
+Two backends with one interface and one schema history (MIGRATIONS): SQLite, one
+file, the default (`storage.path`); PostgreSQL (`storage.url`, bot/pgstore.py) for
+several processes, which then also share rate limits and deduplication through it
+(`shared`, `remember`, `claim`, `take_token`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -26,33 +33,41 @@ from .utf8 import valid_text
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY,
-    topic TEXT NOT NULL,
-    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS unanswered (
-    id INTEGER PRIMARY KEY,
-    question TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS topic_views (
-    topic TEXT PRIMARY KEY,
-    views INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-"""
+# The schema's history, the same for both backends: version N is reached by running
+# migration N's statements, in one transaction, under the database's writer lock. The
+# version is kept in schema_version; a database at a newer version than this program
+# knows is refused at start. {id}, {real}, {blob} are the backend's types.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: votes, unanswered questions, topic views, settings, the database's secrets
+        """CREATE TABLE IF NOT EXISTS votes (
+            id {id} PRIMARY KEY, topic TEXT NOT NULL, vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+            at {real} NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS unanswered (
+            id {id} PRIMARY KEY, question TEXT NOT NULL, lang TEXT NOT NULL, at {real} NOT NULL)""",
+        "CREATE TABLE IF NOT EXISTS topic_views (topic TEXT PRIMARY KEY, views INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, at {real} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value {blob} NOT NULL)",
+        # Columns a database from before the version table may lack (added if missing).
+        "ALTER TABLE votes ADD COLUMN voter TEXT",
+        # What a curator's queue shows (bot/curation.py): UNANSWERED_KINDS.
+        "ALTER TABLE unanswered ADD COLUMN kind TEXT NOT NULL DEFAULT 'none'",
+        # One vote per user and card; rows from before voters were recorded have none.
+        "CREATE UNIQUE INDEX IF NOT EXISTS votes_topic_voter ON votes (topic, voter)",
+    ),
+    (  # 2: what several processes share: rate-limit buckets, deduplication and replay memories
+        "CREATE TABLE IF NOT EXISTS rate_buckets (key TEXT PRIMARY KEY, tokens {real} NOT NULL, at {real} NOT NULL, "
+        "refusals INTEGER NOT NULL)",
+        # done = 0: claimed and being answered since `at`; done = 1: `value` is the answer. Gone after `expires`.
+        "CREATE TABLE IF NOT EXISTS once (key TEXT PRIMARY KEY, value TEXT, done INTEGER NOT NULL, at {real} NOT NULL, "
+        "expires {real} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS once_expires ON once (expires)",
+        "CREATE INDEX IF NOT EXISTS rate_buckets_at ON rate_buckets (at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_SQLITE_TYPES = {"id": "INTEGER", "real": "REAL", "blob": "BLOB"}
+# A rate-limit bucket untouched this long is full again whatever its window: deleted.
+BUCKET_RETENTION = 24 * 3600.0
 # Stored questions are cut: a curator needs the gist, not a pasted essay.
 MAX_STORED_QUESTION = 500
 # How long a lock held by another process (a curator's `stats`, a backup) may
@@ -97,21 +112,32 @@ class StoreUnavailable(Exception):
 class Store:
     """One SQLite file. Reads run on the caller's thread; writes are queued for the writer thread."""
 
+    # Whether other processes use this database too (and so share limits and memories through it).
+    shared = False
+    # Errors of the database: any (a statement refused), and those that leave the data fine
+    # (full, read-only, locked, the server gone): the writes are kept and tried again.
+    Error: type[Exception] = sqlite3.Error
+    TransientError: type[Exception] = sqlite3.OperationalError
+    # Settings read are cached in the process; a shared store's are read each time (another
+    # process may have changed them since).
+    kv_cache_ttl = KV_CACHE_TTL
+
     def __init__(self, path: str | Path, retention_days: float = 90, voter_key: bytes = b"") -> None:
         self.path = Path(path)
+        self.where = self._describe()
         self.retention = retention_days * 86400.0
         try:
             self._db = self._open()
             secret = self._secret("store")
             self._prune(self._db, time.time())  # retention first, before anything is read
-            self._db.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
-        except (OSError, sqlite3.Error) as exc:
-            raise UserError(f"{self.path}: cannot open the database: {_reason(exc)}") from None
+            self._after_open()
+        except (OSError, self.Error) as exc:
+            raise UserError(f"{self.where}: cannot open the database: {_reason(exc)}") from None
         # Votes are kept per voter as a keyed hash: the key never leaves this machine.
         self._voter_key = voter_key or hmac.new(secret, b"votes", hashlib.sha256).digest()
         self._secret_key = secret
         self._read_lock = threading.Lock()
-        self._kv_cache: ExpiringLRU[str, str | None] = ExpiringLRU(KV_CACHE_SIZE, KV_CACHE_TTL)
+        self._kv_cache: ExpiringLRU[str, str | None] = ExpiringLRU(KV_CACHE_SIZE, self.kv_cache_ttl)
         self._touched: ExpiringLRU[str, bool] = ExpiringLRU(TOUCH_MEMORY, TOUCH_INTERVAL)
         # Written but not yet committed: reads see these first.
         self._pending_kv: dict[str, tuple[int, str | None]] = {}
@@ -129,6 +155,10 @@ class Store:
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
 
+    def _describe(self) -> str:
+        """Where the database is, for messages (a URL without its password)."""
+        return str(self.path)
+
     def _open(self) -> sqlite3.Connection:
         """The file created private (0600, its folder 0700), the schema in place."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -139,15 +169,52 @@ class Store:
             if name.exists() and name.stat().st_mode & 0o077:
                 name.chmod(0o600)
         db = self._connect()
-        db.executescript(_SCHEMA)
-        if "voter" not in {row[1] for row in db.execute("PRAGMA table_info(votes)")}:
-            db.execute("ALTER TABLE votes ADD COLUMN voter TEXT")
-        if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(unanswered)")}:
-            # What a curator's queue shows (bot/curation.py): UNANSWERED_KINDS.
-            db.execute("ALTER TABLE unanswered ADD COLUMN kind TEXT NOT NULL DEFAULT 'none'")
-        # One vote per user and card; rows from before voters were recorded have none.
-        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS votes_topic_voter ON votes (topic, voter)")
+        try:
+            db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then find it done
+            try:
+                self._migrate(db)
+                db.execute("COMMIT")
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+        except BaseException:
+            db.close()
+            raise
         return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        def adapted(statement: str) -> str | None:
+            statement = statement.format(**_SQLITE_TYPES)
+            added = _ADDED_COLUMN.match(statement)
+            if added and added[2] in {r[1] for r in db.execute(f"PRAGMA table_info({added[1]})")}:
+                return None  # a database from before the version table that has it already
+            return statement
+
+        self._migrate_with(lambda sql, params: db.execute(sql, params).fetchall(), adapted)
+
+    def _migrate_with(self, query, adapted) -> None:
+        """Bring the schema to SCHEMA_VERSION inside the caller's transaction; refuse a newer one.
+
+        `query(sql, params)`: rows of a statement (SQLite's placeholders); `adapted(statement)`: a migration's
+        statement for this backend, or None to leave it out."""
+        query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", ())
+        rows = query("SELECT version FROM schema_version", ())
+        version = rows[0][0] if rows else 0
+        check_version(version, self.where)
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[number - 1]:
+                statement = adapted(statement)
+                if statement is not None:
+                    query(statement, ())
+        if version < SCHEMA_VERSION:
+            query("DELETE FROM schema_version", ())
+            query("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            if version:
+                log.info("%s: the database's schema was migrated from version %d to %d", self.where, version,
+                         SCHEMA_VERSION)
+
+    def _after_open(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -163,7 +230,8 @@ class Store:
 
     def _secret(self, name: str) -> bytes:
         """A random key made once per database (every process on the file shares it)."""
-        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, secrets.token_bytes(32)))
+        self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                         (name, secrets.token_bytes(32)))
         return bytes(self._db.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()[0])
 
     def key(self, purpose: str) -> bytes:
@@ -278,6 +346,9 @@ class Store:
             if self._queue or self._views:
                 log.error("%d write(s) could not be saved before the store closed: %s",
                           len(self._queue) + len(self._views), self._failing or "time-out")
+        self._close_reader()
+
+    def _close_reader(self) -> None:
         with self._read_lock:
             self._db.close()
 
@@ -302,7 +373,8 @@ class Store:
                     now = time.time()
                     statements = batch + [
                         (last, "INSERT INTO topic_views (topic, views) VALUES (?, ?) "
-                               "ON CONFLICT(topic) DO UPDATE SET views = views + excluded.views", (topic, n))
+                               "ON CONFLICT(topic) DO UPDATE SET views = topic_views.views + excluded.views",
+                         (topic, n))
                         for topic, n in views.items()
                     ] + [(last, "UPDATE kv SET at = ? WHERE key = ?", (now, key)) for key in touches]
                     if self._commit(db, statements, last):
@@ -328,24 +400,17 @@ class Store:
         finally:
             db.close()
 
-    def _commit(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]], last: int) -> bool:
+    def _commit(self, db, batch: list[tuple[int, str, tuple]], last: int) -> bool:
         """One transaction for the batch; False (the batch to be tried again) when the database cannot be written."""
         try:
-            db.execute("BEGIN IMMEDIATE")
-            for _, sql, params in batch:
-                db.execute(sql, params)
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:  # full, read-only, locked, I/O error: the data is fine
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            self._run_batch(db, batch)
+        except self.TransientError as exc:  # full, read-only, locked, I/O error, server gone: the data is fine
             self._failed(exc, len(batch))
             return False
-        except sqlite3.Error:  # a statement the database refuses: write the others, drop it
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+        except self.Error:  # a statement the database refuses: write the others, drop it
             try:
                 self._commit_one_by_one(db, batch)
-            except sqlite3.OperationalError as exc:
+            except self.TransientError as exc:
                 self._failed(exc, len(batch))
                 return False
         with self._cond:
@@ -361,17 +426,27 @@ class Store:
             _settle(future)
         return True
 
-    def _commit_one_by_one(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]]) -> None:
-        for _, sql, params in batch:
+    def _run_batch(self, db: sqlite3.Connection, batch: list[tuple[int, str, tuple]]) -> None:
+        """The statements in one transaction (rolled back and raised on an error)."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for _, sql, params in batch:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+
+    def _commit_one_by_one(self, db, batch: list[tuple[int, str, tuple]]) -> None:
+        for item in batch:
             try:
-                with db:
-                    db.execute(sql, params)
-            except sqlite3.OperationalError:
+                self._run_batch(db, [item])
+            except self.TransientError:
                 raise
-            except sqlite3.Error:
+            except self.Error:
                 log.exception("the database refused a write; it was dropped")
 
-    def _failed(self, exc: sqlite3.Error, count: int) -> None:
+    def _failed(self, exc: Exception, count: int) -> None:
         reason = _reason(exc)
         with self._cond:
             first = self._failing is None
@@ -385,15 +460,19 @@ class Store:
         for future in failed:
             _settle(future, StoreUnavailable(reason))
 
-    def _prune(self, db: sqlite3.Connection, now: float) -> None:
-        """Retention: old questions and votes, abandoned guided flows, settings nobody used for retention_days."""
+    def _prune(self, db, now: float) -> None:
+        """Retention: old questions and votes, abandoned guided flows, settings nobody used for retention_days,
+        expired deduplication memories and refilled rate-limit buckets."""
         try:
-            with db:
-                db.execute("DELETE FROM unanswered WHERE at < ?", (now - self.retention,))
-                db.execute("DELETE FROM votes WHERE at < ?", (now - self.retention,))
-                db.execute("DELETE FROM kv WHERE key LIKE ? AND at < ?", (FLOW_PREFIX + "%", now - FLOW_RETENTION))
-                db.execute("DELETE FROM kv WHERE at < ?", (now - self.retention,))
-        except sqlite3.Error as exc:
+            self._run_batch(db, [(0, sql, params) for sql, params in (
+                ("DELETE FROM unanswered WHERE at < ?", (now - self.retention,)),
+                ("DELETE FROM votes WHERE at < ?", (now - self.retention,)),
+                ("DELETE FROM kv WHERE key LIKE ? AND at < ?", (FLOW_PREFIX + "%", now - FLOW_RETENTION)),
+                ("DELETE FROM kv WHERE at < ?", (now - self.retention,)),
+                ("DELETE FROM once WHERE expires < ?", (now,)),
+                ("DELETE FROM rate_buckets WHERE at < ?", (now - BUCKET_RETENTION,)),
+            )])
+        except self.Error as exc:
             log.error("could not prune old rows: %s", _reason(exc))
 
     def prune_now(self) -> None:
@@ -405,6 +484,88 @@ class Store:
                 self._prune(self._db, time.time())
             finally:
                 self._db.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+
+    # -- state shared by processes (immediate, not queued: each is one atomic statement) ----------
+
+    def _now_write(self, sql: str, params: tuple | dict) -> list[tuple]:
+        """One statement in its own transaction, at once, on the caller's thread; its rows."""
+        with self._read_lock:
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            try:
+                return self._db.execute(sql, params).fetchall()
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+
+    def remember(self, key: str, value: str, ttl: float) -> str | None:
+        """Keep `value` under `key` for `ttl` seconds unless a live one is there: None if kept, else the one there."""
+        now = time.time()
+        rows = self._now_write(
+            "INSERT INTO once (key, value, done, at, expires) VALUES (?, ?, 1, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, done = 1, at = excluded.at, "
+            "expires = excluded.expires WHERE once.expires < excluded.at RETURNING key",
+            (key, value, now, now + ttl))
+        if rows:
+            return None
+        found = self._read_rows("SELECT value FROM once WHERE key = ?", (key,))
+        return found[0][0] if found else None
+
+    def claim(self, key: str, lease: float, ttl: float) -> tuple[str, str | None]:
+        """Take on answering `key` once among all processes: ("mine", None) to answer it (then `settle` or
+        `release`), ("done", answer) once answered, ("busy", None) while another process answers it.
+
+        A claim older than `lease` seconds and not settled is taken over (its process died)."""
+        now = time.time()
+        rows = self._now_write(
+            "INSERT INTO once (key, value, done, at, expires) VALUES (?, NULL, 0, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = NULL, done = 0, at = excluded.at, expires = excluded.expires "
+            "WHERE once.expires < excluded.at OR (once.done = 0 AND once.at < ?) RETURNING key",
+            (key, now, now + ttl, now - lease))
+        if rows:
+            return "mine", None
+        found = self._read_rows("SELECT value, done FROM once WHERE key = ?", (key,))
+        if found and found[0][1]:
+            return "done", found[0][0]
+        return ("busy", None) if found else self.claim(key, lease, ttl)
+
+    def settle(self, key: str, answer: str, ttl: float) -> None:
+        """The claim on `key` answered: every later claim gets ("done", answer) for `ttl` seconds."""
+        self._now_write("UPDATE once SET value = ?, done = 1, expires = ? WHERE key = ?",
+                        (answer, time.time() + ttl, key))
+
+    def release(self, key: str) -> None:
+        """Give a claim up (the answer could not be made): the next claim of `key` is answered afresh."""
+        self._now_write("DELETE FROM once WHERE key = ? AND done = 0", (key,))
+
+    def take_token(self, key: str, capacity: float, rate: float, cost: float = 1.0) -> str:
+        """A token bucket kept in the database: 'ok', 'notify' (the first refusal since the last 'ok') or 'drop'."""
+        now = time.time()
+        full = "CASE WHEN rate_buckets.tokens + (:now - rate_buckets.at) * :rate > :cap THEN :cap " \
+               "ELSE rate_buckets.tokens + (:now - rate_buckets.at) * :rate END"
+        fits = capacity >= cost
+        rows = self._now_write(
+            "INSERT INTO rate_buckets (key, tokens, at, refusals) VALUES (:key, :fresh, :now, :first) "
+            f"ON CONFLICT (key) DO UPDATE SET tokens = CASE WHEN {full} >= :cost THEN {full} - :cost ELSE {full} END, "
+            f"refusals = CASE WHEN {full} >= :cost THEN 0 ELSE rate_buckets.refusals + 1 END, at = :now "
+            "RETURNING refusals",
+            {"key": key, "now": now, "rate": float(rate), "cap": float(capacity), "cost": float(cost),
+             "fresh": float(capacity - cost if fits else capacity), "first": 0 if fits else 1})
+        refusals = rows[0][0]
+        return "ok" if refusals == 0 else "notify" if refusals == 1 else "drop"
+
+    def try_lock(self, name: str) -> "HeldLock | None":
+        """Held by one process at a time among those on this database (the Telegram poller), or None now.
+
+        SQLite: an advisory lock on a file beside the database, which the system releases when the
+        process dies, however it dies."""
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        path = self.path.with_name(f"{self.path.name}-lock-{digest}")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return HeldLock(lambda: True, lambda: os.close(fd))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -419,15 +580,14 @@ class Store:
                     self._touch(key)
                 return cached  # type: ignore[return-value]
         try:
-            with self._read_lock:
-                row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        except sqlite3.OperationalError as exc:
+            rows = self._read_rows("SELECT value FROM kv WHERE key = ?", (key,))
+        except self.TransientError as exc:
             # Busy or unreadable: "not known" for this once (not cached); the person still gets an answer.
             if time.monotonic() - self._read_warned > 60:
                 self._read_warned = time.monotonic()
                 log.warning("could not read a setting from the database (%s)", _reason(exc))
             return None
-        value = row[0] if row else None
+        value = rows[0][0] if rows else None
         with self._cond:
             if key not in self._pending_kv:  # a put() raced this read: it wins
                 self._kv_cache.set(key, value)
@@ -444,37 +604,76 @@ class Store:
         self._queued += 1
         self._cond.notify_all()
 
-    def most_viewed(self, limit: int) -> list[str]:
+    def _read_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._read_lock:
-            rows = self._db.execute("SELECT topic FROM topic_views ORDER BY views DESC, topic LIMIT ?", (limit,))
-            return [r[0] for r in rows]
+            return self._db.execute(sql, params).fetchall()
+
+    def most_viewed(self, limit: int) -> list[str]:
+        rows = self._read_rows("SELECT topic FROM topic_views ORDER BY views DESC, topic LIMIT ?", (limit,))
+        return [r[0] for r in rows]
 
     def top_unanswered(self, limit: int = 20) -> list[tuple[str, int]]:
         self.flush()
-        with self._read_lock:
-            rows = self._db.execute(
-                "SELECT question, COUNT(*) AS n FROM unanswered WHERE kind = 'none' "
-                "GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
-                (limit,),
-            )
-            return [(q, n) for q, n in rows]
+        rows = self._read_rows(
+            "SELECT question, COUNT(*) AS n FROM unanswered WHERE kind = 'none' "
+            "GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
+            (limit,),
+        )
+        return [(q, int(n)) for q, n in rows]
 
     def unanswered_for_curators(self, limit: int = 2000) -> list[tuple[str, str, str, int, float, float]]:
         """(question, kind, lang, count, first asked, last asked) of the most asked stored questions."""
         self.flush()
-        with self._read_lock:
-            rows = self._db.execute(
-                "SELECT question, kind, MAX(lang), COUNT(*) AS n, MIN(at), MAX(at) FROM unanswered "
-                "GROUP BY question, kind ORDER BY n DESC, MAX(at) DESC LIMIT ?", (limit,))
-            return [(q, k, lang, n, first, last) for q, k, lang, n, first, last in rows]
+        rows = self._read_rows(
+            "SELECT question, kind, MAX(lang), COUNT(*) AS n, MIN(at), MAX(at) FROM unanswered "
+            "GROUP BY question, kind ORDER BY n DESC, MAX(at) DESC LIMIT ?", (limit,))
+        return [(q, k, lang, int(n), first, last) for q, k, lang, n, first, last in rows]
 
     def votes_by_topic(self) -> dict[str, tuple[int, int]]:
         self.flush()
-        with self._read_lock:
-            rows = self._db.execute(
-                "SELECT topic, SUM(vote = 1), SUM(vote = -1) FROM votes GROUP BY topic ORDER BY topic"
-            )
-            return {t: (int(up), int(down)) for t, up, down in rows}
+        rows = self._read_rows(
+            "SELECT topic, SUM(CASE WHEN vote = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN vote = -1 THEN 1 ELSE 0 END) "
+            "FROM votes GROUP BY topic ORDER BY topic"
+        )
+        return {t: (int(up), int(down)) for t, up, down in rows}
+
+
+class HeldLock:
+    """A lock of `Store.try_lock`: `held()` says whether it still is (a lost connection loses it)."""
+
+    def __init__(self, check, release) -> None:
+        self._check, self._release, self._released = check, release, False
+
+    def held(self) -> bool:
+        return not self._released and self._check()
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release()
+
+
+_ADDED_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)")
+
+
+def check_version(version: int, where: str) -> None:
+    """A database written by a newer version of the bot is refused: its schema may mean what this one does not know."""
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{where}: the database's schema is version {version}, newer than this program's "
+                        f"({SCHEMA_VERSION}): run the newer version of the bot, or restore a backup made before it")
+
+
+def open_store(config, voter_key: bytes = b"") -> Store:
+    """The configured store: PostgreSQL when storage.url is set, else the SQLite file of storage.path."""
+    url = config["storage.url"]
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise UserError("storage.url must be a PostgreSQL URL (postgresql://user:password@host:5432/database); "
+                            "leave it empty for the SQLite file of storage.path")
+        from .pgstore import PostgresStore
+
+        return PostgresStore(url, retention_days=config["storage.retention_days"], voter_key=voter_key)
+    return Store(config["storage.path"], retention_days=config["storage.retention_days"], voter_key=voter_key)
 
 
 def _settle(future: concurrent.futures.Future, error: Exception | None = None) -> None:
@@ -493,4 +692,4 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
-    return str(exc) or type(exc).__name__
+    return " ".join(str(exc).split()) or type(exc).__name__

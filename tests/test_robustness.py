@@ -203,3 +203,27 @@ def test_token_is_redacted_from_every_log_line(capsys):
     err = capsys.readouterr().err
     assert "SECRET" not in err and "bot<token>/getMe" in err
     assert "getUpdates" not in err  # httpx request lines are not logged at INFO
+
+
+def test_the_database_password_is_never_logged(capsys):
+    """storage.url's password, in a URL or on its own (a driver's message), is redacted from every log line."""
+    from bot.config import load_config
+    from bot.web.server import setup_logging as web_logging
+
+    url = "postgresql://bot:Pa55-word-xyz@db.internal:5432/bot"
+    config = load_config(None, environ={"STORAGE_URL": url})
+    root = logging.getLogger()
+    before = list(root.handlers)
+    for handler in before:
+        root.removeHandler(handler)
+    try:
+        web_logging(config)
+        logging.getLogger("bot.store").error("could not connect to %s", url)
+        logging.getLogger("psycopg").warning("auth with Pa55-word-xyz refused")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in before:
+            root.addHandler(handler)
+    err = capsys.readouterr().err
+    assert "Pa55-word-xyz" not in err and err.count("<token>") == 2

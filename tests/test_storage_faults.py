@@ -1,4 +1,5 @@
-"""The store when the disk is full, unwritable or slow: nothing confirmed is lost, errors are one line, files are private, every row expires."""
+"""The store when the disk is full, unwritable or slow, or its server is gone: nothing confirmed is lost, errors are
+one line, files are private, every row expires (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -50,17 +51,17 @@ def on_disk(path, sql: str, *params) -> list[tuple]:
         db.close()
 
 
-def test_a_confirmed_write_is_committed_when_the_confirmation_comes(tmp_path):
-    store = Store(tmp_path / "db.sqlite3")
+def test_a_confirmed_write_is_committed_when_the_confirmation_comes(backend):
+    store = backend.open()
     try:
         store.put("lang:wx:o1", "en")
         store.record_vote("ban-appeal", 1, "web:abc")
         started = time.perf_counter()
         store.confirmation().result(timeout=5)
         elapsed = time.perf_counter() - started
-        # Read by another connection, as after a crash: the rows are in the file.
-        assert on_disk(tmp_path / "db.sqlite3", "SELECT value FROM kv WHERE key = 'lang:wx:o1'") == [("en",)]
-        assert on_disk(tmp_path / "db.sqlite3", "SELECT COUNT(*) FROM votes") == [(1,)]
+        # Read by another connection, as after a crash: the rows are in the database.
+        assert backend.sql("SELECT value FROM kv WHERE key = 'lang:wx:o1'") == [("en",)]
+        assert backend.sql("SELECT COUNT(*) FROM votes") == [(1,)]
         assert elapsed < 0.15  # a confirmation does not wait out the batch delay
     finally:
         store.close()
@@ -88,6 +89,56 @@ def test_a_full_disk_keeps_the_writes_reports_the_error_and_saves_them_once_ther
         assert on_disk(tmp_path / "db.sqlite3", "SELECT COUNT(*) FROM kv") == [(301,)]
     finally:
         store.close()
+
+
+def test_a_lost_database_server_keeps_the_writes_reports_the_error_and_saves_them_once_it_is_back(
+        postgres_server, pg_url):
+    from bot.pgstore import PostgresStore
+
+    from .postgres import database_name
+
+    name = database_name(pg_url)
+    store = PostgresStore(pg_url)
+    try:
+        store.put("lang:wx:o0", "zh")
+        store.confirmation().result(timeout=5)
+        # The database refuses every connection and the bot's are cut, as when the server is gone.
+        postgres_server.admin(f"ALTER DATABASE {name} CONNECTION LIMIT 0")
+        postgres_server.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", name)
+        for i in range(1, 50):
+            store.put(f"lang:wx:o{i}", "en")
+        with pytest.raises(StoreUnavailable, match="connection"):
+            store.confirmation().result(timeout=15)
+        status = store.status()
+        assert status["failing"] and status["queue"] >= 1 and "\n" not in status["last_error"]
+        assert store.get("lang:wx:o7") == "en"  # still what the person chose, and it is kept
+        assert store.get("lang:wx:o0") is None  # a read the server cannot answer: "not known", no exception
+        postgres_server.admin(f"ALTER DATABASE {name} CONNECTION LIMIT -1")
+        deadline = time.monotonic() + 30
+        while store.status()["failing"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        store.confirmation().result(timeout=15)
+        assert not store.status()["failing"] and store.status()["last_error"]
+        assert postgres_server.admin("SELECT COUNT(*) FROM kv", database=name) == [(50,)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", ["nothing listens", "wrong password"])
+def test_a_postgresql_server_that_cannot_be_reached_is_one_clear_error_without_the_password(postgres_server, pg_url, case):
+    from urllib.parse import urlsplit
+
+    from bot.pgstore import PostgresStore
+
+    from .postgres import free_port
+
+    url = pg_url.replace(f":{postgres_server.port}/", f":{free_port()}/") if case == "nothing listens" \
+        else pg_url.replace(f":{postgres_server.password}@", ":not-the-password@")
+    with pytest.raises(UserError, match="cannot open the database") as error:
+        PostgresStore(url)
+    message = str(error.value)
+    assert "\n" not in message and urlsplit(url).password not in message and "bot:***@127.0.0.1" in message
+    assert ("refused" if case == "nothing listens" else "password authentication failed") in message
 
 
 @pytest.mark.parametrize("make_path", [
@@ -125,6 +176,32 @@ def test_web_with_a_storage_problem_at_start_says_so_in_one_line_and_exits_2(tmp
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("case", ["newer schema", "nothing listens"])
+def test_web_on_postgresql_with_a_storage_problem_at_start_says_so_in_one_line_and_exits_2(
+        postgres_server, pg_url, tmp_path, case):
+    from urllib.parse import urlsplit
+
+    from bot.pgstore import PostgresStore
+    from bot.store import SCHEMA_VERSION
+
+    from .postgres import database_name, free_port as unused_port
+
+    if case == "newer schema":
+        PostgresStore(pg_url).close()
+        postgres_server.admin(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}", database=database_name(pg_url))
+    else:
+        pg_url = pg_url.replace(f":{postgres_server.port}/", f":{unused_port()}/")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECHAT_"))}
+    env.update(PYTHONPATH=str(ROOT), STORAGE_URL=pg_url)
+    result = subprocess.run([sys.executable, "-m", "bot", "web", "--port", str(free_port())], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: postgresql://bot:***@127.0.0.1:"), result.stderr
+    assert ("newer than this program's" if case == "newer schema" else "cannot open the database") in lines[0]
+    assert urlsplit(pg_url).password not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_database_files_are_private_whatever_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
@@ -143,21 +220,19 @@ def test_database_files_are_private_whatever_the_umask(tmp_path):
         os.umask(old)
 
 
-def test_settings_nobody_used_for_the_retention_period_are_deleted(tmp_path):
-    store = Store(tmp_path / "db.sqlite3", retention_days=90)
+def test_settings_nobody_used_for_the_retention_period_are_deleted(backend):
+    store = backend.open(retention_days=90)
     for key in ("lang:1", "lang:2", "lang:wx:o1", "guard:-100", "guard:-200"):
         store.put(key, "on")
     store.close()
-    again = Store(tmp_path / "db.sqlite3", retention_days=90)
+    again = backend.open(retention_days=90)
     try:
-        db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
-        db.execute("UPDATE kv SET at = ?", (time.time() - 91 * 86400,))  # last written 91 days ago
-        db.close()
+        backend.sql("UPDATE kv SET at = ?", time.time() - 91 * 86400)  # last written 91 days ago
         # Still in use: a language and a group's guard read since.
         assert again.get("lang:2") == "on" and again.get("guard:-200") == "on"
         again.flush()
         again.prune_now()
-        left = {key for (key,) in on_disk(tmp_path / "db.sqlite3", "SELECT key FROM kv")}
+        left = {key for (key,) in backend.sql("SELECT key FROM kv")}
         assert left == {"lang:2", "guard:-200"}
     finally:
         again.close()

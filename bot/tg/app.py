@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from urllib.parse import urlparse
@@ -28,10 +29,11 @@ from ..errors import UserError
 from .. import logs
 from ..matcher import Matcher
 from ..reload import LiveKnowledge
-from ..store import Store
+from ..store import Store, open_store
 from ..utf8 import valid_text
 from . import banned, buttons, checks, groups, guard, inline, private
-from .common import RateLimiter, Services, services, ui, user_lang
+from ..ratelimit import rate_limiter
+from .common import GROUP_ANSWERS_PER_MINUTE, Services, services, ui, user_lang
 from .delivery import run_until_signalled, sender_key
 from .errors import on_error
 from .outgoing import JsonBodyRequest, TelegramLimiter
@@ -108,6 +110,13 @@ def update_cost(update: Update, bot_id: int, username: str) -> float:
     return 0.0
 
 
+async def limit_check(limiter, key, cost: float = 1.0) -> str:
+    """A limiter's verdict; a shared one's statement runs off the event loop."""
+    if limiter.shared:
+        return await asyncio.to_thread(limiter.check, key, cost)
+    return limiter.check(key, cost)
+
+
 async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Before any handler: a sender past the limit gets one notice, then silence; so does a busy group.
 
@@ -119,10 +128,11 @@ async def rate_limit_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not cost:
         return
     svc = services(context)
-    verdict = svc.rate_limiter.check(sender_key(update), cost)
+    verdict = await limit_check(svc.rate_limiter, sender_key(update), cost)
     message = update.message or update.edited_message
     if verdict == "ok":
-        if message is None or message.chat.type == "private" or svc.group_limiter.check(message.chat.id) == "ok":
+        if message is None or message.chat.type == "private" or \
+                await limit_check(svc.group_limiter, message.chat.id) == "ok":
             return
         raise ApplicationHandlerStop  # the group had its answers for this minute
     user = update.effective_user
@@ -218,10 +228,12 @@ def build_application(config: Config, matcher: Matcher | None = None, store: Sto
     if knowledge is None:
         knowledge = (LiveKnowledge.fixed(matcher) if matcher is not None
                      else LiveKnowledge.load(config["knowledge.dir"] or None))
+    store = store or open_store(config, voter_key(token))
     application.bot_data["services"] = Services(
         knowledge=knowledge,
-        store=store or Store(config["storage.path"], config["storage.retention_days"], voter_key(token)),
-        rate_limiter=RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
+        store=store,
+        rate_limiter=rate_limiter(store, "tg", config["rate_limit.messages"], float(config["rate_limit.window_seconds"])),
+        group_limiter=rate_limiter(store, "tg-group", GROUP_ANSWERS_PER_MINUTE, 60.0),
     )
     add_handlers(application)
     return application
@@ -251,7 +263,8 @@ def setup_logging(level: str, token: str, *secrets: str) -> None:
 def run(config: Config) -> None:
     """Run the bot until SIGINT or SIGTERM; updates by polling, or by webhook with a secret."""
     token = require_token(config)
-    setup_logging(config["logging.level"], token, config["telegram.webhook.secret_token"])
+    setup_logging(config["logging.level"], token, config["telegram.webhook.secret_token"],
+                  *logs.storage_secrets(config))
     webhook = None
     if config["telegram.mode"] == "webhook":
         if not config["telegram.webhook.url"]:

@@ -11,16 +11,23 @@ one whose reply went out just before the crash is answered twice.
 
 Updates from one sender are handled one at a time, in order; different senders'
 updates run concurrently, up to the application's update processor limit.
+
+Only one process polls a token: the poller holds a lock in the store (an advisory lock
+in PostgreSQL, a lock on a file beside the SQLite database), and a second `run` waits as
+its standby, taking over within STANDBY_RETRY seconds once the holder is gone (the
+lock dies with its process). Telegram then sends the new poller everything not confirmed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
 import signal
+import time
 from collections import deque
 from typing import Any, Callable, Hashable
 
@@ -47,6 +54,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram keeps an unconfirmed update for a day.
 HANDLED_MEMORY = 20_000
 HANDLED_TTL = 24 * 3600.0
+# A shared store (several webhook processes): an update claimed by a process that has not
+# finished it within this long (it died) is handled by the next process Telegram's resend reaches.
+UPDATE_LEASE = 10.0
+# A standby poller tries for the lock this often; the holder checks it still holds it this often.
+STANDBY_RETRY = 0.5
+LOCK_CHECK = 2.0
 # A webhook request's body: an update is a few KB (a 4,096-character message and a quoted one).
 MAX_UPDATE_BYTES = 256 * 1024
 
@@ -156,6 +169,41 @@ class OrderedDispatcher:
                 await asyncio.wait(pending, timeout=5)
 
 
+class SharedUpdateIds:
+    """On a shared store, the update ids that every webhook process has handled: one handles each update."""
+
+    def __init__(self, store, secret: str) -> None:
+        self.store = store
+        self.shared = bool(getattr(store, "shared", False))
+        self.prefix = "tg:update:" + hashlib.sha256(secret.encode()).hexdigest()[:8] + ":"  # one bot's, not another's
+
+    async def claim(self, update_id: int) -> str:
+        """'mine' (handle it), 'done' (confirm it), 'busy' (another process handles it), or 'local' (no shared store,
+        or the database did not answer: this process's own memory deduplicates)."""
+        if not self.shared:
+            return "local"
+        try:
+            state, _ = await asyncio.to_thread(self.store.claim, f"{self.prefix}{update_id}", UPDATE_LEASE, HANDLED_TTL)
+            return state
+        except self.store.Error as exc:
+            log.warning("update id not checked with the other processes: the database did not answer (%s)",
+                        " ".join(str(exc).split()))
+            return "local"
+
+    async def finish(self, update_id: int, claim: str, handled: bool) -> None:
+        """Record a claimed update as handled (or give the claim up, to be handled on Telegram's next try)."""
+        if claim != "mine":
+            return
+        key = f"{self.prefix}{update_id}"
+        try:
+            if handled:
+                await asyncio.to_thread(self.store.settle, key, "handled", HANDLED_TTL)
+            else:
+                await asyncio.to_thread(self.store.release, key)
+        except self.store.Error as exc:
+            log.warning("update id not recorded for the other processes (%s)", " ".join(str(exc).split()))
+
+
 def confirm_offset(dispatcher: OrderedDispatcher, highest: int | None) -> int | None:
     """The getUpdates offset that confirms everything handled and nothing else."""
     lowest = dispatcher.lowest_unfinished()
@@ -220,6 +268,49 @@ async def poll(application: Application, stop: asyncio.Event, poll_timeout: floa
                 await bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=list(ALLOWED_UPDATES))
 
 
+async def poll_as_the_only_poller(application: Application, stop: asyncio.Event,
+                                  poll_timeout: float = POLL_TIMEOUT) -> None:
+    """poll() while this process holds the token's poller lock; as a standby until then, and again if it is lost."""
+    store = application.bot_data["services"].store
+    name = "telegram poller " + hashlib.sha256(application.bot.token.encode()).hexdigest()[:16]
+    waiting_since: float | None = None
+    while not stop.is_set():
+        try:
+            lock = await asyncio.to_thread(store.try_lock, name)
+        except Exception as exc:  # noqa: BLE001 - the database is down: wait as a standby, try again
+            log.warning("cannot take the poller lock (%s); trying again", " ".join(str(exc).split()))
+            lock = None
+        if lock is None:
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.info("another process polls this bot's updates: standing by to take over")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), STANDBY_RETRY)
+            continue
+        if waiting_since is not None:
+            log.warning("took over polling after %.1f s as the standby", time.monotonic() - waiting_since)
+            waiting_since = None
+        polling = asyncio.Event()
+        watch = asyncio.create_task(_watch_lock(lock, stop, polling))
+        try:
+            await poll(application, polling, poll_timeout)
+        finally:
+            watch.cancel()
+            await asyncio.to_thread(lock.release)
+        if not stop.is_set():
+            log.error("lost the poller lock (the database connection ended); polling stopped, standing by")
+
+
+async def _watch_lock(lock, stop: asyncio.Event, polling: asyncio.Event) -> None:
+    """Set `polling` (to end the poll) on a stop, or once the lock is no longer held."""
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), LOCK_CHECK)
+        if not stop.is_set() and not await asyncio.to_thread(lock.held):
+            break
+    polling.set()
+
+
 async def serve_webhook(application: Application, stop: asyncio.Event, listen: str, port: int, url_path: str,
                         webhook_url: str, secret_token: str, max_connections: int = 40) -> None:
     """An HTTP server Telegram posts updates to; each request is answered once its update is handled."""
@@ -229,6 +320,8 @@ async def serve_webhook(application: Application, stop: asyncio.Event, listen: s
     dispatcher = OrderedDispatcher(application)
     bot = application.bot
     expected = secret_token.encode()
+    store = application.bot_data["services"].store
+    shared_ids = SharedUpdateIds(store, secret_token)
 
     class WebhookHandler(tornado.web.RequestHandler):
         async def post(self) -> None:
@@ -241,11 +334,18 @@ async def serve_webhook(application: Application, stop: asyncio.Event, listen: s
             except Exception:  # noqa: BLE001 - not an update: refuse it, do not crash
                 self.set_status(400)
                 return
-            try:
-                await dispatcher.submit(update)
-            except asyncio.CancelledError:
-                self.set_status(503)  # stopping: Telegram will send it again
+            claim = await shared_ids.claim(update.update_id)
+            if claim == "busy":  # another process handles it: Telegram sends it again later
+                self.set_status(503)
                 return
+            if claim != "done":
+                try:
+                    await dispatcher.submit(update)
+                except asyncio.CancelledError:
+                    await shared_ids.finish(update.update_id, claim, handled=False)
+                    self.set_status(503)  # stopping: Telegram will send it again
+                    return
+                await shared_ids.finish(update.update_id, claim, handled=True)
             self.set_status(200)
 
     app = tornado.web.Application([(rf"/{url_path}/?", WebhookHandler)])
@@ -276,7 +376,7 @@ async def serve(application: Application, stop: asyncio.Event, webhook: dict[str
             if webhook:
                 await serve_webhook(application, stop, **webhook)
             else:
-                await poll(application, stop, poll_timeout)
+                await poll_as_the_only_poller(application, stop, poll_timeout)
         finally:
             await application.stop()
             if application.post_shutdown:

@@ -46,7 +46,7 @@ from .. import languages
 from ..conversation import PLATFORMS, REASONS, Card, Checked, Conversation, Notice, Reply
 from ..export import cards_json
 from ..knowledge import KnowledgeBase, Localized
-from ..ratelimit import RateLimiter
+from ..ratelimit import RateLimiter, SharedRateLimiter, rate_limiter
 from ..reading import MAX_BYTES as MAX_PICTURE, PictureError
 from ..reload import pin_knowledge
 from ..render import link_lines, match_json, picture_json, reply_first, source_lines
@@ -114,9 +114,9 @@ class Site:
         self.conversation = conversation
         self.settings = settings
         self.store = conversation.store
-        self.limiter = RateLimiter(settings.rate_requests, settings.rate_window)
+        self.limiter = rate_limiter(self.store, "web", settings.rate_requests, settings.rate_window)
         # Reading a card as a visitor writes (the last card, a view): its own budget of the same size.
-        self.view_limiter = RateLimiter(settings.rate_requests, settings.rate_window)
+        self.view_limiter = rate_limiter(self.store, "web-view", settings.rate_requests, settings.rate_window)
         self._visitor_key = self.store.key("web visitor ids")
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -191,9 +191,12 @@ class Site:
         visitor = "web:" + secrets.token_urlsafe(18)
         return visitor, visitor
 
-    def limited(self, request: Request, limiter: RateLimiter | None = None) -> bool:
+    async def limited(self, request: Request, limiter: RateLimiter | SharedRateLimiter | None = None) -> bool:
         address = request.client.host if request.client else "unknown"
-        return (self.limiter if limiter is None else limiter).check(rate_key(address)) != "ok"
+        limiter = self.limiter if limiter is None else limiter
+        if limiter.shared:  # a statement on the shared database: off the event loop
+            return await run_in_threadpool(limiter.check, rate_key(address)) != "ok"
+        return limiter.check(rate_key(address)) != "ok"
 
     async def saved(self) -> None:
         """Once every write so far is committed (what the reply is about to say was done); StoreUnavailable if not."""
@@ -220,7 +223,7 @@ class Site:
         """POST /: a question or a pasted message, answered on the page."""
         # The page's script asks for the reply alone; without script, the whole page comes back.
         template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
-        if self.limited(request):
+        if await self.limited(request):
             return self.refusal(request, 429, "web_too_many")
         form = await read_form(request)
         text = valid_text(form.get("q", ""))[:MAX_TEXT]
@@ -245,7 +248,7 @@ class Site:
         """POST /image: a picture chosen or pasted on the page (multipart), read and answered on the page."""
         template = "fragment.html" if request.headers.get("x-partial") == "1" else "home.html"
         lang = self.lang(request)
-        if self.limited(request):
+        if await self.limited(request):
             return self.page(request, template, status=429, reply=Notice("web_too_many", lang), text="")
         try:
             data = await read_picture_upload(request)
@@ -271,7 +274,7 @@ class Site:
         topic = self.kb.topics[topic_id]
         visitor = self.visitor(request)
         reply: Reply = Card(topic, lang)
-        if visitor is not None and not self.limited(request, self.view_limiter):
+        if visitor is not None and not await self.limited(request, self.view_limiter):
             # Remembered as the visitor's last card, for a follow-up question (not promised: not waited for).
             try:
                 reply = await run_in_threadpool(self.conversation.open, visitor, topic_id, lang)
@@ -285,7 +288,7 @@ class Site:
         topic_id = request.path_params["topic"]
         if topic_id not in self.kb.topics:
             return self.page(request, "missing.html", status=404)
-        if self.limited(request):
+        if await self.limited(request):
             return self.refusal(request, 429, "web_too_many")
         form = await read_form(request)
         visitor, new = self.visitor_or_new(request)
@@ -307,7 +310,7 @@ class Site:
         if request.method == "GET":
             return self.page(request, "banned.html", lang=lang, step="platform",
                              options=self.conversation.platform_options(lang))
-        if self.limited(request):
+        if await self.limited(request):
             return self.refusal(request, 429, "web_too_many")
         form = await read_form(request)
         platform = form.get("platform", "")
@@ -364,7 +367,7 @@ class Site:
 
     async def api_image(self, request: Request) -> Response:
         """POST /api/image: the picture as the body (or a multipart field `image`); the JSON of `image --json`."""
-        if self.limited(request):
+        if await self.limited(request):
             return api_error(429, "too many requests: try again in a minute")
         lang = request.query_params.get("lang")
         if lang is not None and languages.normalize_code(lang) is None:
@@ -401,7 +404,7 @@ class Site:
         return JSONResponse(cards_json(self.kb, version, lang, self.share_link), headers=headers)
 
     async def api_body(self, request: Request, field: str) -> tuple[str, str | None] | Response:
-        if self.limited(request):
+        if await self.limited(request):
             return api_error(429, "too many requests: try again in a minute")
         raw = await read_body(request)
         try:

@@ -14,7 +14,7 @@ from ..config import Config
 from ..conversation import Conversation
 from ..errors import UserError
 from ..reload import LiveKnowledge
-from ..store import Store
+from ..store import open_store
 from .app import WebSettings, build_app
 from .limits import BACKLOG, ConnectionGuard, connection_cap, open_descriptors, raise_descriptor_limit
 
@@ -71,7 +71,7 @@ def build_from_config(config: Config):
 
         voter_key = telegram_voter_key(token)  # as `run` hashes voters: one person is one voter in both
     # The database first: a storage problem is one line before the models take a second to load.
-    store = Store(config["storage.path"], retention_days=config["storage.retention_days"], voter_key=voter_key)
+    store = open_store(config, voter_key=voter_key)
     try:
         knowledge = LiveKnowledge.load(config["knowledge.dir"] or None)
         conversation = Conversation(None, None, store, knowledge=knowledge)
@@ -120,7 +120,7 @@ def setup_logging(config: Config) -> None:
     """The configured level, personal data masked and every secret of the config redacted."""
     logs.setup_logging(config["logging.level"], (config["telegram.token"], config["telegram.webhook.secret_token"],
                                                  config["wechat.token"], config["wechat.encoding_aes_key"],
-                                                 config["curate.token"]))
+                                                 config["curate.token"], *logs.storage_secrets(config)))
     # uvicorn's own lines go through the same filters; its start and stop chatter only at DEBUG.
     level = logging.getLevelName(config["logging.level"])
     for name in ("uvicorn", "uvicorn.error"):

@@ -5,7 +5,8 @@ update to the webhook path of `telegram.webhook.url`, the request is checked
 against the secret token (its body is then read, up to 256 KB), handed to the same
 ordered dispatcher polling uses, and answered once the update is handled and what
 it changed is saved (so Telegram resends it after a crash). An update id handled
-already is confirmed again without being handled twice.
+already is confirmed again without being handled twice: on a shared store (several web
+processes behind one proxy) by any of them, through a claim in the store.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> tuple[list[Route], Any]:
     """The /telegram route and the lifespan that starts and stops the Application with the web server."""
     from ..tg.app import build_application
-    from ..tg.delivery import ALLOWED_UPDATES, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher
+    from ..tg.delivery import ALLOWED_UPDATES, MAX_UPDATE_BYTES, SECRET_HEADER, OrderedDispatcher, SharedUpdateIds
 
     url = config["telegram.webhook.url"]
     secret = config["telegram.webhook.secret_token"]
@@ -49,6 +50,7 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
     application = build_application(config, store=store, knowledge=knowledge)
     expected = secret.encode()
     state: dict[str, OrderedDispatcher] = {}
+    shared_ids = SharedUpdateIds(store, secret)
 
     async def endpoint(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
@@ -67,9 +69,15 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             return Response(status_code=400)
         # As polling logs what getUpdates returns: every update at DEBUG (masked like every line).
         log.debug("webhook update: %s", update.to_dict())
+        claim = await shared_ids.claim(update.update_id)
+        if claim == "done":  # handled by this or another process: confirmed again, not handled twice
+            return Response(status_code=200)
+        if claim == "busy":  # another process is handling it: Telegram sends it again later
+            return Response(status_code=503)
         try:
             await dispatcher.submit(update)
         except asyncio.CancelledError:
+            await shared_ids.finish(update.update_id, claim, handled=False)
             return Response(status_code=503)
         try:
             await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
@@ -78,6 +86,7 @@ def telegram_webhook(config: Config, knowledge: LiveKnowledge, store: Store) -> 
             # queued and are tried again (/healthz shows it).
             log.warning("update %s was handled but its writes are not saved yet (%s)", update.update_id,
                         exc or "time-out")
+        await shared_ids.finish(update.update_id, claim, handled=True)
         return Response(status_code=200)
 
     @contextlib.asynccontextmanager

@@ -10,7 +10,9 @@ cannot finish in time, or the address is not WeChat's, the follower is asked for
 
 The URL's signature covers only its timestamp and nonce (in the plain mode not the
 body), so a signed URL is taken only within 5 minutes of its timestamp, and once:
-the same URL again with another body is refused. With a key set, only encrypted
+the same URL again with another body is refused. On a shared store (PostgreSQL, several
+processes) the nonces, the replies by MsgId and the rate limit live in the store, so a
+resend that reaches another process gets the reply the first one made, made once. With a key set, only encrypted
 messages are read. Every refusal is the same "400 invalid request", whatever the
 reason (the log says which), so that it tells a prober nothing.
 """
@@ -51,7 +53,7 @@ from ..conversation import (
 )
 from ..errors import UserError
 from ..knowledge import KnowledgeBase
-from ..ratelimit import RateLimiter
+from ..ratelimit import rate_limiter
 from ..reading import PictureError
 from ..store import StoreUnavailable
 from ..render import (
@@ -81,6 +83,12 @@ RETRY_MEMORY = 4096
 # its nonce is remembered (with the body it came with) for twice as long.
 TIMESTAMP_WINDOW = 300
 NONCE_MEMORY = 50_000
+# A shared store: a message being answered by a process that died (no reply after this
+# long: WeChat's own wait) is answered by the next process its resend reaches; until
+# then a resend waits for the first reply, checking every SHARED_POLL seconds. (WeChat
+# resends after 5 s, so its resend of a message whose process died is answered at once.)
+CLAIM_LEASE = 5.0
+SHARED_POLL = 0.05
 SUCCESS = "success"  # the body that tells WeChat "received, no reply" (it then never resends)
 # An image message: WeChat waits 5 s for the reply. The picture is downloaded within
 # PICTURE_DOWNLOAD seconds and read within what is left of PICTURE_BUDGET; past that,
@@ -139,7 +147,10 @@ class WeChatChannel:
         self.nonces: ExpiringLRU[tuple[str, str], bytes] = ExpiringLRU(NONCE_MEMORY, 2 * TIMESTAMP_WINDOW, clock)
         self.wall_clock = wall_clock
         self._answering: dict[tuple, asyncio.Future] = {}  # replies being made, for a resend that comes meanwhile
-        self.limiter = RateLimiter(config["rate_limit.messages"], float(config["rate_limit.window_seconds"]), clock)
+        self.store = getattr(conversation, "store", None)
+        self.shared = bool(getattr(self.store, "shared", False))
+        self.limiter = rate_limiter(self.store, "wechat", config["rate_limit.messages"],
+                                    float(config["rate_limit.window_seconds"]), clock)
         self._commands: tuple[KnowledgeBase, dict[str, str]] | None = None
         self._warned_no_key = False
         self.fetcher = fetcher or PictureFetcher(host_names(config["wechat.picture_hosts"],
@@ -180,11 +191,10 @@ class WeChatChannel:
             return refused()
         once = (params["timestamp"], params["nonce"])
         digest = hashlib.sha256(raw).digest()
-        seen = self.nonces.get(once)
+        seen = await self.seen_before(once, digest)
         if seen is not None and seen != digest:
             log.warning("wechat: refused a signed URL used again with another body (a replay)")
             return refused()
-        self.nonces.set(once, digest)
         encrypted = params.get("encrypt_type", "").lower() == "aes"
         if self.crypto is not None and not encrypted:
             log.warning("wechat: refused a plain message: with wechat.encoding_aes_key set, only encrypted ones are read")
@@ -210,6 +220,22 @@ class WeChatChannel:
                 log.exception("wechat: could not encrypt a reply")
                 return PlainTextResponse(SUCCESS)
         return Response(body, media_type="application/xml")
+
+    async def seen_before(self, once: tuple[str, str], digest: bytes) -> bytes | None:
+        """The body digest this signed URL came with before (and remember this one if none), else None."""
+        if not self.shared:
+            seen = self.nonces.get(once)
+            if seen is None:
+                self.nonces.set(once, digest)
+            return seen
+        try:
+            seen = await run_in_threadpool(self.store.remember, "wx:nonce:" + ":".join(once), digest.hex(),
+                                           2 * TIMESTAMP_WINDOW)
+        except self.store.Error as exc:  # the database is down: the message is still answered
+            log.warning("wechat: replay memory not checked: the database did not answer (%s)",
+                        " ".join(str(exc).split()))
+            return None
+        return bytes.fromhex(seen) if seen is not None else None
 
     def signed(self, params: Any) -> bool:
         """Whether `signature` is the SHA-1 of the Token, `timestamp` and `nonce` (WeChat signs every request so),
@@ -279,20 +305,12 @@ class WeChatChannel:
         answering = self._answering.get(key)
         if answering is not None:  # a resend while the first is being answered: the same reply
             return await asyncio.shield(answering)
-        if again:
+        if again and not self.shared:  # shared: the reply stays claimed as long as the URL is remembered
             return SUCCESS
         future = asyncio.get_running_loop().create_future()
         self._answering[key] = future
         try:
-            body = await run_in_threadpool(self.make_reply, message)
-            try:
-                store = self.conversation.store
-                await asyncio.wait_for(asyncio.wrap_future(store.confirmation()), SAVE_TIMEOUT)
-                self.replies.set(key, body)
-            except (StoreUnavailable, asyncio.TimeoutError) as exc:
-                # Not remembered: a resend is answered afresh, and the follower is told.
-                log.warning("wechat: a reply was not saved (%s)", exc or "time-out")
-                body = self.not_saved(message)
+            body = await self.answered_once(key, lambda: self._new_reply(message))
             future.set_result(body)
             return body
         except BaseException as exc:
@@ -301,6 +319,69 @@ class WeChatChannel:
             raise
         finally:
             self._answering.pop(key, None)
+
+    async def _new_reply(self, message: Any) -> tuple[str, bool]:
+        """A new reply, and whether what it changed is saved (it may then be given to every resend)."""
+        body = await run_in_threadpool(self.make_reply, message)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.store.confirmation()), SAVE_TIMEOUT)
+        except (StoreUnavailable, asyncio.TimeoutError) as exc:
+            # Not remembered: a resend is answered afresh, and the follower is told.
+            log.warning("wechat: a reply was not saved (%s)", exc or "time-out")
+            return self.not_saved(message), False
+        return body, True
+
+    async def answered_once(self, key: tuple, make: Callable[[], Awaitable[tuple[str, bool]]]) -> str:
+        """The reply to the message `key`, made by `make` once: once in this process, and on a shared store
+        once among all processes (a resend reaching another one waits for the first reply and gets it)."""
+        if not self.shared:
+            body, keep = await make()
+            if keep:
+                self.replies.set(key, body)
+            return body
+        claim = "wx:reply:" + "\x1f".join(map(str, key))
+        deadline = time.monotonic() + CLAIM_LEASE + 1.0  # past the lease: a dead holder's claim is taken over
+        while True:
+            try:
+                state, body = await run_in_threadpool(self.store.claim, claim, CLAIM_LEASE, 2 * TIMESTAMP_WINDOW)
+            except self.store.Error as exc:
+                log.warning("wechat: resend memory not checked: the database did not answer (%s)",
+                            " ".join(str(exc).split()))
+                state, body = "mine", None
+                claim = ""
+            if state == "done":
+                self.replies.set(key, body)
+                return body
+            if state == "mine":
+                break
+            if time.monotonic() > deadline:
+                # Still being answered by a live process: its reply goes out on the first request.
+                log.warning("wechat: a resend found its message still being answered elsewhere")
+                return SUCCESS
+            await asyncio.sleep(SHARED_POLL)
+        try:
+            body, keep = await make()
+        except BaseException:
+            if claim:
+                await run_in_threadpool(self._release, claim)
+            raise
+        if claim:
+            await run_in_threadpool(self._settle if keep else self._release, claim, *((body,) if keep else ()))
+        if keep:
+            self.replies.set(key, body)
+        return body
+
+    def _settle(self, claim: str, body: str) -> None:
+        try:
+            self.store.settle(claim, body, 2 * TIMESTAMP_WINDOW)
+        except self.store.Error as exc:
+            log.warning("wechat: a reply could not be remembered for resends (%s)", " ".join(str(exc).split()))
+
+    def _release(self, claim: str) -> None:
+        try:
+            self.store.release(claim)
+        except self.store.Error as exc:
+            log.warning("wechat: a claim could not be released (%s)", " ".join(str(exc).split()))
 
     def reply_key(self, message: Any) -> tuple:
         raw = message._data
@@ -349,10 +430,14 @@ class WeChatChannel:
         cached = self.replies.get(key)
         if cached is not None:
             return cached
+        return await self.answered_once(key, lambda: self._picture_reply(message))
+
+    async def _picture_reply(self, message: Any) -> tuple[str, bool]:
+        raw = message._data
         user = "wx:" + raw["FromUserName"]
-        allowed = self.limiter.check(user)
+        allowed = await run_in_threadpool(self.limiter.check, user) if self.shared else self.limiter.check(user)
         if allowed == "drop":
-            return SUCCESS
+            return SUCCESS, True
         lang = self.conversation.language(user)
         if allowed == "notify":
             body = self.text_reply(message, self.kb.text("rate_limited", lang))
@@ -368,8 +453,7 @@ class WeChatChannel:
                 log.exception("wechat: could not answer an image message")
                 content = self.kb.text("picture_send_text", lang)
             body = self.text_reply(message, content)
-        self.replies.set(key, body)
-        return body
+        return body, True
 
     async def read_picture(self, user: str, url: str, lang: str) -> Reply:
         """Download the picture (in memory, size-limited, from WeChat's picture hosts only) and read it,
