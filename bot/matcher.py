@@ -119,6 +119,8 @@ class Matcher:
         models = cached_models(model_cache, jobs) if model_cache is not None else [job.train() for job in jobs]
         self.model = models[0]
         self.situation_model = models[1] if situation_job else None
+        self._situation_columns = ({c: i for i, c in enumerate(self.situation_model.classes)}
+                                   if self.situation_model is not None else {})
         columns = {c: i for i, c in enumerate(self.model.classes)}
         self._none_column = columns[NONE_CLASS]
         self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
@@ -186,7 +188,7 @@ class Matcher:
         written = last[1] if last is not None and last[0] == norm else norm
         sample = self._situation_sample(topic_id, (norm, list(tokens), syllables), self._cues.find(written))
         probabilities = model.scores(*sample)
-        columns = {c: i for i, c in enumerate(model.classes)}
+        columns = self._situation_columns
         shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
         general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0
         # The likeliest of the topic's readers; the general one keeps its lines unless a situation
