@@ -22,7 +22,7 @@ from bot.knowledge import default_kb_dir, load_knowledge
 from bot.store import Store
 
 from .conftest import ROOT
-from .test_web_browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, PHONE, free_port
+from .test_web_browser import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, PHONE, free_port, shots  # noqa: F401  (shots: the screenshot folder fixture)
 
 from playwright.sync_api import sync_playwright  # noqa: E402  (test_web_browser skips the module without Chromium)
 
@@ -30,16 +30,6 @@ TOKEN = "browser-test-curator-token"
 QUESTION = "橙色企鹅暗号管不管用"
 TOPIC = "paid-unseal-service"
 DESKTOP = {"width": 1100, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory, pytestconfig) -> Path:
-    folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    yield folder
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print(f"\ncurator screenshots in {folder}")
 
 
 @pytest.fixture(scope="module")

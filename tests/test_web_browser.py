@@ -148,7 +148,7 @@ def shots(tmp_path_factory, pytestconfig) -> Path:
     yield folder
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        print(f"\n{len(list(folder.glob('*.png')))} phone screenshots (375×667) in {folder}")
+        print(f"\n{len(list(folder.glob('*.png')))} screenshots in {folder}")
 
 
 class Phone:
