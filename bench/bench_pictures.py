@@ -186,24 +186,31 @@ def chat_with_ui(item: dict, picture: Image.Image, draw: ImageDraw.ImageDraw, co
 
 
 def poster(item: dict, number: int) -> Image.Image:
+    """A poster of phone size (1080 x 1440), taller when its lines and code need it: a printed poster holds
+    all of its words and its code (drawn past the bottom, a long poster's code was cut off and unreadable)."""
     background, ink = POSTER_COLOURS[number % len(POSTER_COLOURS)]
-    width, height = 1080, 1440
-    picture = Image.new("RGB", (width, height), background)
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle((30, 30, width - 30, height - 30), outline=ink, width=8)
-    y = 110
+    width = 1080
+    laid, y = [], 110
     for i, text in enumerate(item["lines"]):
         size = 96 if i == 0 else 60
-        face = font(size)
-        for line in wrap(text, face, width - 160):
-            draw.text(((width - draw.textlength(line, font=face)) / 2, y), line, font=face, fill=ink)
+        for line in wrap(text, font(size), width - 160):
+            laid.append((line, size, y))
             y += int(size * 1.45)
         y += 30
+    code = None
     if item.get("qr"):
         code = qr_image(item["qr"]["data"], 9)
         side = min(code.width, 460)
         code = code.resize((side, side), Image.NEAREST)
-        picture.paste(code, ((width - side) // 2, max(y + 20, height - side - 90)))
+    height = max(1440, y + 20 + (code.height + 90 if code else 60))
+    picture = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((30, 30, width - 30, height - 30), outline=ink, width=8)
+    for line, size, top in laid:
+        face = font(size)
+        draw.text(((width - draw.textlength(line, font=face)) / 2, top), line, font=face, fill=ink)
+    if code is not None:
+        picture.paste(code, ((width - code.width) // 2, max(y + 20, height - code.height - 90)))
     return picture
 
 

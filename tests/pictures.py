@@ -33,12 +33,22 @@ def text_picture(lines: list[str], width: int = 900, size: int = 40, fmt: str = 
     return out.getvalue()
 
 
-def qr_code(data: str, scale: int = 10) -> Image.Image:
+def qr_code(data: str, scale: int = 10, dark: str = "#000000", light: str = "#ffffff") -> Image.Image:
     import segno
 
     out = io.BytesIO()
-    segno.make(data, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    segno.make(data, error="m", micro=False).save(out, kind="png", scale=scale, border=4, dark=dark, light=light)
     return Image.open(out).convert("RGB")
+
+
+def poster_with(code: Image.Image, ground: str, quality: int = 65) -> bytes:
+    """A phone-sized poster (1080 x 1440) of one colour with a title and `code` pasted low on it, as a JPEG."""
+    picture = Image.new("RGB", (1080, 1440), ground)
+    ImageDraw.Draw(picture).text((100, 100), "扫码进群 了解详情", font=ImageFont.truetype(FONT, 90), fill="#888888")
+    picture.paste(code, (420, 900))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality)
+    return out.getvalue()
 
 
 def qr_picture(data: str) -> bytes:

@@ -180,6 +180,18 @@ def test_qr_codes_alone_and_inside_a_poster_are_decoded_and_explained(kb, conver
     assert reply.risk == "high" and "verify-center.top" in render_reply_text(kb, reply)
 
 
+@pytest.mark.parametrize("how", ["light code on a dark poster", "small code in a poster"])
+def test_codes_a_plain_pass_misses_are_decoded_on_a_second_look(kb, how):
+    """A code printed light on dark, or so small its modules are two or three pixels wide, sent as JPEG at quality 65."""
+    data = "https://weixin.qq.com/g/AbPq3Xz9Tk?from=poster&scene=1000"
+    if how.startswith("light"):
+        code, side, ground = pictures.qr_code(data, 8, dark="#ffd54a", light="#1f1f3a"), 300, "#1f1f3a"
+    else:
+        code, side, ground = pictures.qr_code(data), 130, "#fff3d6"
+    picture = pictures.poster_with(code.resize((side, side)), ground)
+    assert [c.data for c in read_picture(picture, kb.domains).codes] == [data]
+
+
 def test_a_picture_without_text_says_so(kb, conversation):
     reading = read_picture(pictures.blank_picture(), kb.domains)
     reply = conversation.picture("u7", reading)
