@@ -348,6 +348,11 @@ class MessageChecker:
         return (norm.count("\n") >= 2 or _any(rules.ad_cues, norm)
                 or len(verdict.flags) + bool(verdict.learned and verdict.learned.points > 0) >= 2)
 
+    def asks_about(self, text: str) -> bool:
+        """True for a text that asks or doubts ("会不会受影响", "靠谱吗", "is it legit?"): a question, not an offer."""
+        norm = self.normalise(text)
+        return _any(self.rules.question_cues, norm) or _any(self.rules.doubt_cues, norm)
+
     def asks_nothing(self, text: str) -> bool:
         """True for a text that asks the bot nothing and tells nothing of the person: a pasted message.
 

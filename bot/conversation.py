@@ -400,6 +400,16 @@ class Conversation:
                 return candidate
         return match
 
+    def _offer_in_chat(self, text: str, verdict: Verdict, codes: tuple[LinkFact, ...]) -> Verdict:
+        """A chat whose last word is the reader's question ("我的号会不会受影响？") about what the other side
+        offered: the offer, without the paragraphs that ask about it, gets the verdict when it is risky."""
+        paragraphs = [p for p in text.splitlines() if p.strip()]
+        told = [p for p in paragraphs if not self.checker.asks_about(p)]
+        if not told or len(told) == len(paragraphs):
+            return verdict
+        offer, _ = self.check_links("\n".join(told), codes)
+        return offer if offer.context == "ad" and offer.risk != "low" else verdict
+
     def _empty_verdict(self) -> Verdict:
         return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
 
@@ -419,10 +429,14 @@ class Conversation:
         if text and state is not None and state.get("step") == "notice":
             return Pictured(text, reading.codes, self._finish_checklist(user, state, self.read_notice(text), lang), lang)
         verdict, links = self.check_links(text, reading.codes)
+        if verdict.context == "question":
+            verdict = self._offer_in_chat(text, verdict, reading.codes)
         checked = Checked(verdict, text, lang, offer_question=False, links=links)
         # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
         # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).
-        hunch = verdict.learned_only and not verdict.flags and not any(f.risk for f in links)
+        # A classifier that is sure (high on its own) is no hunch: an offer in plain words.
+        hunch = verdict.learned_only and not verdict.flags and not any(f.risk for f in links) \
+            and verdict.learned.probability < self.checker.settings.high_probability
         if not text or (verdict.risk != "low" and not hunch):
             return Pictured(text, reading.codes, checked, lang)
         # A screenshot has several lines and reads like a pasted message, so that test is not asked here.

@@ -362,7 +362,7 @@ def ocr_lines(rgb: "np.ndarray") -> list[str]:
     engine = _Engine.get()
     bgr = rgb[:, :, ::-1]
     if height <= SLICE_RATIO * width * 1.25:
-        return paragraphs(_lines_of(engine(bgr), 0, 0, height))
+        return paragraphs(_lines_of(engine(bgr), 0, 0, height), rgb)
     size = int(SLICE_RATIO * width)
     step = int(size * (1 - SLICE_OVERLAP))
     margin = (size - step) // 2
@@ -375,7 +375,7 @@ def ocr_lines(rgb: "np.ndarray") -> list[str]:
         keep_to = bottom - margin if bottom < height else height
         lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
         if bottom >= height:
-            return paragraphs(lines)
+            return paragraphs(lines, rgb)
         top += step
 
 
@@ -413,18 +413,20 @@ _CHROME = re.compile(
 _SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
 
 
-def paragraphs(lines: list[_Line]) -> list[str]:
+def paragraphs(lines: list[_Line], rgb: "np.ndarray | None" = None) -> list[str]:
     """Lines a text wrapped joined back into one: a line that reached its block's right edge,
-    followed by one starting at the same left edge just below it, is the same sentence."""
-    out: list[_Line] = []
+    followed by one starting at the same left edge just below it, is the same sentence, unless
+    the ground changes between them (`rgb`, the picture): the end of one chat bubble and the next."""
+    out: list[str] = []
+    last: _Line | None = None  # the line read last: a paragraph goes on from its last line, not from all of it
     for line in lines:
-        last = out[-1] if out else None
-        if last is not None and _continues(last, line, lines):
-            glue = " " if last.text[-1:].isascii() and line.text[:1].isascii() else ""
-            out[-1] = _Line(last.left, max(last.right, line.right), last.top, line.bottom, last.text + glue + line.text)
+        if last is not None and _continues(last, line, lines) and not _ground_changes(rgb, last, line):
+            glue = " " if out[-1][-1:].isascii() and line.text[:1].isascii() else ""
+            out[-1] += glue + line.text
         else:
-            out.append(line)
-    return [line.text for line in out]
+            out.append(line.text)
+        last = line
+    return out
 
 
 def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
@@ -435,10 +437,40 @@ def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
         return False
     if abs(line.left - previous.left) > 0.6 * height:
         return False
+    # A wrapped line is full (ten characters or so; a poster's short centred lines of one width are lines of
+    # their own) and goes on in the same size of letters (a title is not continued by the line under it).
+    if previous.right - previous.left < WRAPPED_MIN_WIDTH * height \
+            or abs((line.bottom - line.top) - height) > 0.3 * height:
+        return False
     # The wrapped line ran to the width of its block: as wide as the widest neighbour at that left edge.
     widest = max((other.right for other in lines if abs(other.left - previous.left) <= 0.6 * height
                   and abs(other.top - previous.top) <= 6 * height), default=previous.right)
     return previous.right >= widest - 1.5 * height
+
+
+# A line that wrapped is at least this many times as wide as it is high: about ten Chinese characters
+# or twenty letters (a chat bubble wraps after 13-15 characters, a notice or a poster after 15-18).
+WRAPPED_MIN_WIDTH = 8
+
+
+# How much a row's colour (median over the lines' common width, any channel) may vary between two
+# lines of one block: JPEG noise and a gentle gradient stay under it; a bubble's edge (white on
+# #ededed, dark grey on black, green on grey) is 18 or more.
+GROUND_CHANGE = 10
+
+
+def _ground_changes(rgb: "np.ndarray | None", previous: _Line, line: _Line) -> bool:
+    """True when the rows between two lines are not all of one colour: each lies in its own bubble or box."""
+    if rgb is None:
+        return False
+    import numpy as np
+
+    top, bottom = int(previous.bottom) + 1, int(line.top)
+    left, right = int(max(previous.left, line.left)), int(min(previous.right, line.right))
+    if bottom - top < 3 or right - left < 8:
+        return False
+    rows = np.median(rgb[top:bottom, left:right].astype(np.int16), axis=1)
+    return int((rows.max(axis=0) - rows.min(axis=0)).max()) > GROUND_CHANGE
 
 
 # OCR puts a space where a printed address breaks or its letters stand apart ("http://jf- 10086.top"):
