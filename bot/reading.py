@@ -362,7 +362,7 @@ def ocr_lines(rgb: "np.ndarray") -> list[str]:
     engine = _Engine.get()
     bgr = rgb[:, :, ::-1]
     if height <= SLICE_RATIO * width * 1.25:
-        return paragraphs(_lines_of(engine(bgr), 0, 0, height), rgb)
+        return paragraphs(_without_chrome(_lines_of(engine(bgr), 0, 0, height), width, height), rgb)
     size = int(SLICE_RATIO * width)
     step = int(size * (1 - SLICE_OVERLAP))
     margin = (size - step) // 2
@@ -375,7 +375,7 @@ def ocr_lines(rgb: "np.ndarray") -> list[str]:
         keep_to = bottom - margin if bottom < height else height
         lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
         if bottom >= height:
-            return paragraphs(lines, rgb)
+            return paragraphs(_without_chrome(lines, width, height), rgb)
         top += step
 
 
@@ -389,9 +389,28 @@ def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
         xs = [float(point[0]) for point in box]
         ys = [float(point[1]) + offset for point in box]
         centre = sum(ys) / len(ys)
-        if keep_from <= centre < keep_to and text.strip() and not _CHROME.match(text.strip()):
+        if keep_from <= centre < keep_to and text.strip():
             kept.append(_Line(min(xs), max(xs), min(ys), max(ys), text.strip()))
     return kept
+
+
+# A phone screenshot shows the status bar's clock in its top few per cent; under it, the app's title bar
+# holds the chat's name, centred. The name is who the chat is with, not what was said: it stays out of
+# the text, as it does when the person types the messages (a name such as "小鹿出票" had tipped a
+# ticket seller's chat from a verdict to a card). A poster or a dialog shows no status bar.
+STATUS_BAR = 0.05  # of the picture's height
+TITLE_BAR = 0.11
+
+
+def _without_chrome(lines: list[_Line], width: int, height: int) -> list[_Line]:
+    """The lines that carry words: the phone's and the chat app's own words dropped, and a screenshot's chat name."""
+    screenshot = height >= 1.6 * width and any(
+        line.bottom <= STATUS_BAR * height and _CLOCK.match(line.text) for line in lines)
+    return [line for line in lines if not _CHROME.match(line.text) and not (
+        screenshot and line.bottom <= TITLE_BAR * height and abs((line.left + line.right) / 2 - width / 2) <= 0.15 * width)]
+
+
+_CLOCK = re.compile(r"^\d{1,2}[:：]\d{2}$")
 
 
 # What a phone and a chat app draw around the words says nothing about the message, and read as
@@ -402,7 +421,7 @@ def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
 # and the chat's system lines (a contact added, a message recalled, "拍了拍"). Whole lines only:
 # a bubble that says more than the label is kept.
 _CHROME = re.compile(
-    r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|上午|下午|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
+    r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|早上|上午|中午|下午|傍晚|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
     r"(?:\s?(?:am|pm))?"
     r"|[<‹]?\s*(?:微信|weixin|wechat)?\s*[(（]\d{1,3}\+?[)）]|[<‹]\s*(?:微信|weixin|wechat)|[·.…]{2,3}"
     r"|发送|send|按住\s?说话|hold to talk|[○◯◎⊕☺+\s]{1,4}"
@@ -437,10 +456,11 @@ def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
         return False
     if abs(line.left - previous.left) > 0.6 * height:
         return False
-    # A wrapped line is full (ten characters or so; a poster's short centred lines of one width are lines of
-    # their own) and goes on in the same size of letters (a title is not continued by the line under it).
-    if previous.right - previous.left < WRAPPED_MIN_WIDTH * height \
-            or abs((line.bottom - line.top) - height) > 0.3 * height:
+    # A wrapped line is full (a short line is a line of its own) and goes on in the same size of letters (a
+    # poster's title is not continued by the line under it); boxes of one size of letters differ by up to a
+    # third in height (descenders, 了), a title's are half as high again as the lines under it.
+    low = min(height, max(line.bottom - line.top, 1.0))
+    if previous.right - previous.left < WRAPPED_MIN_WIDTH * low or max(height, line.bottom - line.top) > 1.45 * low:
         return False
     # The wrapped line ran to the width of its block: as wide as the widest neighbour at that left edge.
     widest = max((other.right for other in lines if abs(other.left - previous.left) <= 0.6 * height
@@ -448,9 +468,10 @@ def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
     return previous.right >= widest - 1.5 * height
 
 
-# A line that wrapped is at least this many times as wide as it is high: about ten Chinese characters
-# or twenty letters (a chat bubble wraps after 13-15 characters, a notice or a poster after 15-18).
-WRAPPED_MIN_WIDTH = 8
+# A line that wrapped is at least this many times as wide as the lower of the two lines' boxes is high:
+# about seven Chinese characters or twenty letters (a chat bubble wraps after 13-15 characters, a notice
+# or a poster after 15-18).
+WRAPPED_MIN_WIDTH = 6
 
 
 # How much a row's colour (median over the lines' common width, any channel) may vary between two

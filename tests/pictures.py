@@ -81,3 +81,30 @@ def truncated_jpeg() -> bytes:
 
 def over_ten_megabytes() -> bytes:
     return b"\xff\xd8\xff\xe0" + b"\x00" * (10 * 1024 * 1024 + 16)
+
+
+def chat_screenshot(name: str, bubbles: list[tuple[str, list[str]]], dark: bool = False) -> bytes:
+    """A phone's chat screenshot (1080 x 2340, sent as a 1280-pixel JPEG): the status bar's clock, the
+    chat's name centred in the title bar, then bubbles, ("them" | "me", [their lines as wrapped]), each on
+    its own ground: white or dark grey for the other side, green for the reader."""
+    ground, bar, ink, them = ("#111111", "#1e1e1e", "#d5d5d5", "#2c2c2c") if dark else \
+        ("#ededed", "#f7f7f7", "#111111", "#ffffff")
+    picture = Image.new("RGB", (1080, 2340), ground)
+    draw = ImageDraw.Draw(picture)
+    face = ImageFont.truetype(FONT, 44)
+    draw.rectangle((0, 0, 1080, 220), fill=bar)
+    draw.text((48, 24), "9:41", font=ImageFont.truetype(FONT, 34), fill=ink)
+    draw.text(((1080 - draw.textlength(name, font=face)) / 2, 120), name, font=face, fill=ink)
+    y = 300
+    for side, lines in bubbles:
+        box_w = max(face.getlength(line) for line in lines) + 60
+        box_h = len(lines) * 62 + 40
+        x = 164 if side == "them" else 1080 - 164 - box_w
+        draw.rounded_rectangle((x, y, x + box_w, y + box_h), 14, fill=them if side == "them" else "#95ec69")
+        for i, line in enumerate(lines):
+            draw.text((x + 30, y + 20 + i * 62), line, font=face, fill=ink if side == "them" else "#111111")
+        y += max(box_h, 100) + 44
+    picture = picture.resize((591, 1280), Image.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=75)
+    return out.getvalue()

@@ -139,6 +139,28 @@ def test_what_the_chat_app_draws_around_the_words_is_not_read_as_the_message(kb)
     assert lines == ["Chris", "Can you send me your slides before 5?", "我转账给你了，收到说一声"], lines
 
 
+@pytest.mark.parametrize("dark", [False, True])
+def test_a_chat_screenshot_is_read_bubble_by_bubble_without_the_chats_name(kb, dark):
+    """Two bubbles of one side stay two paragraphs; a bubble's wrapped lines are one; the title bar's name is no message."""
+    data = pictures.chat_screenshot("小鹿出票", [
+        ("them", ["帮陌生人解封一下微信，你只要", "扫个码点同意，五分钟赚50"]),
+        ("them", ["对方的信息他自己填，跟你没关", "系"]),
+        ("me", ["我的号会不会受影响"]),
+    ], dark=dark)
+    assert read_picture(data, kb.domains).text.splitlines() == [
+        "帮陌生人解封一下微信，你只要扫个码点同意，五分钟赚50", "对方的信息他自己填，跟你没关系", "我的号会不会受影响"]
+
+
+def test_a_chats_offer_gets_its_verdict_though_the_reader_asks_about_it(conversation):
+    """The reader's own question under the offer ("会不会受影响") does not turn the screenshot into a question."""
+    reading = Reading("帮陌生人解封一下微信，你只要扫个码点同意，五分钟赚50\n对方的信息他自己填，跟你没关系\n我的号会不会受影响")
+    reply = conversation.picture("u-offer", reading)
+    assert isinstance(reply.reply, Checked) and reply.risk == "high"
+    # A question to the bot under a greeting is still a question: its card.
+    asked = conversation.picture("u-asked", Reading("你好，有什么可以帮你？\n朋友让我帮他扫码辅助验证，会对我有影响吗"))
+    assert isinstance(asked.reply, Card)
+
+
 def test_chat_app_labels_are_whole_lines_only():
     from bot.reading import _CHROME
 
