@@ -20,10 +20,12 @@ from .checker import MessageChecker, Verdict
 from .knowledge import NOTICE_REASONS, Fallback, KnowledgeBase, OfficialPath, Topic
 from .matcher import Match, Matcher
 from .notices import UNKNOWN, NoticeReader, NoticeReading
+from .pinyin import reads_as_pinyin
 from .privacy import mask_personal_data
 from .reading import LinkFact, PictureReader, Reading, links_in
 from .reload import LiveKnowledge
 from .store import Store
+from .text import has_cjk
 
 # /banned: platforms, the reasons a ban notice gives, and how long a half-finished checklist waits.
 PLATFORMS = ("wechat", "qq", "other")
@@ -378,6 +380,15 @@ class Conversation:
         ad at least as risky as the address alone; a warning that quotes one stays a warning.
         """
         verdict = self.checker.check_message(text) if text.strip() else self._empty_verdict()
+        if not verdict.flags and reads_as_pinyin(text) and not has_cjk(text):
+            # An ad typed in pinyin to slip past word filters ("jian zhi shua dan, ri jie 300"): judged as the
+            # words it spells, as a question in pinyin is answered; what they show outweighs a guess at the letters.
+            decoder = self.matcher.pinyin_decoder()
+            spelled = decoder.decode(self.matcher.normaliser.normalise(text, synonyms=False)) if decoder else ""
+            if spelled and has_cjk(spelled):
+                read = self.checker.check_message(spelled)
+                if read.flags or RISK_RANK[read.risk] > RISK_RANK[verdict.risk]:
+                    verdict = read
         links = tuple(codes) + links_in(text, self.kb.domains)
         worst = max((f.risk for f in links if f.risk and (f.in_qr or verdict.context in ("ad", "notice"))),
                     key=RISK_RANK.__getitem__, default=None)

@@ -246,7 +246,24 @@ def _imitated(host: str, domain: str, domains: Domains) -> str | None:
         names = [part for part in official.domain.split(".") if len(part) >= 5]
         if any(name in domain.split(".")[0] for name in names):
             return official.domain
-    return _borrowed_brand(host, domains)
+    return _borrowed_brand(host, domains) or _domain_inside(host)
+
+
+# Top-level domains that, inside a host's name and followed by more labels, dress one domain up as another.
+_INNER_TLDS = frozenset({"com", "cn", "net", "org", "gov", "edu"})
+
+
+def _domain_inside(host: str) -> str | None:
+    """A whole domain worn as the start of another's name (etax-gov.cn.tuishui-cx.top wears etax-gov.cn):
+    the address looks like the first, and belongs to the second."""
+    labels = host.split(".")
+    outer = len(registrable_domain(host).split("."))
+    inner = labels[:len(labels) - outer]
+    for i in range(1, len(inner)):
+        if inner[i] in _INNER_TLDS and inner[i - 1] not in _INNER_TLDS:
+            worn = inner[i - 1:i + 1] + (inner[i + 1:i + 2] if i + 1 < len(inner) and inner[i + 1] in _INNER_TLDS else [])
+            return ".".join(worn)
+    return None
 
 
 def links_in(text: str, domains: Domains, limit: int = 10) -> tuple[LinkFact, ...]:
@@ -429,7 +446,6 @@ _CHROME = re.compile(
     r"|恭喜发财[，,]?\s?大吉大利|[(（\s]*\d{1,2}\s?[\"″”'’]{1,2}[\s)）]*"
     r"|你已添加了.{1,30}[，,]现在可以开始聊天了[。.]?|以下(?:为|是)新消息|以上是打招呼的(?:内容|消息)"
     r"|(?:你|对方|[\"“].{1,20}[\"”])\s?撤回了一条消息|[\"“]?.{1,20}?[\"”]?\s?拍了拍.{0,20})$", re.IGNORECASE)
-_SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
 
 
 def paragraphs(lines: list[_Line], rgb: "np.ndarray | None" = None) -> list[str]:
@@ -465,9 +481,13 @@ def _continues(previous: _Line, line: _Line, lines: list[_Line]) -> bool:
     # The wrapped line ran to the width of its block: as wide as the widest neighbour at that left edge.
     widest = max((other.right for other in lines if abs(other.left - previous.left) <= 0.6 * height
                   and abs(other.top - previous.top) <= 6 * height), default=previous.right)
-    return previous.right >= widest - 1.5 * height
+    # Words wrap whole: an English line ends short of the edge by up to the width of the word that went on.
+    first = line.text.split(" ", 1)[0] if line.text[:1].isascii() else line.text[:1]
+    word = (line.right - line.left) * len(first) / max(len(line.text), 1)
+    return previous.right >= widest - max(1.5 * height, word)
 
 
+_SENTENCE_END = tuple("。！？!?…~；;：:」』）)")
 # A line that wrapped is at least this many times as wide as the lower of the two lines' boxes is high:
 # about seven Chinese characters or twenty letters (a chat bubble wraps after 13-15 characters, a notice
 # or a poster after 15-18).
@@ -525,14 +545,47 @@ def qr_payloads(rgb: "np.ndarray") -> list[str]:
     for image, detectors in _qr_views(gray):
         for detector in detectors:
             try:
-                ok, payloads, _, _ = detector.detectAndDecodeMulti(image)
+                ok, payloads, _, _ = detector.detectAndDecodeBytesMulti(image)
             except cv2.error:
                 continue
             if ok:
-                found += [p for p in payloads if p and p not in found]
+                found += [p for p in (_text_of(bytes(b)) for b in payloads) if p and p not in found]
             if found:
                 return found
     return found
+
+
+def _text_of(raw: bytes) -> str:
+    """A code's payload as text. OpenCV hands over a byte-mode code without a declared encoding read as
+    Latin-1 (the standard's default), so Chinese bytes come as Latin-1 letters, and a Kanji-mode code
+    (Shift JIS, in which generators write Chinese characters too: 王小明) as its raw bytes."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _legacy(raw, strict=False) or raw.decode("latin-1")
+    if any("\x80" <= c <= "\xff" for c in text) and all(ord(c) <= 0xFF for c in text):
+        # Control characters (0x80-0x9f) are never Latin-1 text: then the bytes are surely something else.
+        return _legacy(text.encode("latin-1"), strict=not any("\x80" <= c <= "\x9f" for c in text)) or text
+    return text
+
+
+def _legacy(raw: bytes, strict: bool) -> str | None:
+    """The bytes as GB18030 or Shift JIS text: the one that reads as common Simplified Chinese (GB2312); else,
+    unless `strict`, Shift JIS (what Kanji mode is), else GB18030."""
+    readings = []
+    for codec in ("gb18030", "shift_jis"):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if not any(ord(c) > 0x2E7F for c in text):
+            continue
+        try:
+            text.encode("gb2312")
+            return text
+        except UnicodeEncodeError:
+            readings.append(text)
+    return None if strict or not readings else readings[-1]
 
 
 def _qr_views(gray):

@@ -33,7 +33,7 @@ def text_picture(lines: list[str], width: int = 900, size: int = 40, fmt: str = 
     return out.getvalue()
 
 
-def qr_code(data: str, scale: int = 10, dark: str = "#000000", light: str = "#ffffff") -> Image.Image:
+def qr_code(data: str | bytes, scale: int = 10, dark: str = "#000000", light: str = "#ffffff") -> Image.Image:
     import segno
 
     out = io.BytesIO()
@@ -51,7 +51,7 @@ def poster_with(code: Image.Image, ground: str, quality: int = 65) -> bytes:
     return out.getvalue()
 
 
-def qr_picture(data: str) -> bytes:
+def qr_picture(data: str | bytes) -> bytes:
     out = io.BytesIO()
     qr_code(data).save(out, "PNG")
     return out.getvalue()

@@ -58,6 +58,11 @@ def conversation(matcher, checker, tmp_path):
     # An app package to download outside the app store.
     ("http://d7app.vip/install.apk", "url", "d7app.vip", False, "download"),
     ("https://example.org/apk-guide.html", "url", "example.org", False, None),
+    # A whole domain worn as the start of another's name; a site's own sub-domains are no such thing.
+    ("https://etax-gov.cn.tuishui-cx.top/login", "url", "tuishui-cx.top", False, "lookalike"),
+    ("http://bank.com.cn-verify.xyz/", "url", "cn-verify.xyz", False, "lookalike"),
+    ("https://news.sina.com.cn/china/", "url", "sina.com.cn", False, None),
+    ("https://cn.bing.com/search", "url", "bing.com", False, None),
 ])
 def test_an_address_is_explained_by_what_it_really_is(kb, address, kind, domain, official, warning):
     fact = explain(address, kb.domains)
@@ -161,6 +166,14 @@ def test_a_chats_offer_gets_its_verdict_though_the_reader_asks_about_it(conversa
     assert isinstance(asked.reply, Card)
 
 
+def test_an_ad_in_pinyin_is_judged_by_the_words_it_spells(conversation):
+    """Pinyin slips past word filters; a pinyin ad is checked as the Chinese it spells, a pinyin chat stays harmless."""
+    ad = conversation.picture("u-pinyin-ad", Reading("zai jia jian zhi shua dan, ri jie 200\njia wo wei xin xiang tan"))
+    assert ad.risk in ("high", "medium")
+    chat = conversation.picture("u-pinyin-chat", Reading("ni hao a, ming tian yi qi chi fan ma"))
+    assert chat.risk in (None, "low")
+
+
 def test_chat_app_labels_are_whole_lines_only():
     from bot.reading import _CHROME
 
@@ -212,6 +225,16 @@ def test_codes_a_plain_pass_misses_are_decoded_on_a_second_look(kb, how):
         code, side, ground = pictures.qr_code(data), 130, "#fff3d6"
     picture = pictures.poster_with(code.resize((side, side)), ground)
     assert [c.data for c in read_picture(picture, kb.domains).codes] == [data]
+
+
+@pytest.mark.parametrize("payload, text", [
+    ("MECARD:N:李雪;TEL:+8613900000000;;", "MECARD:N:李雪;TEL:+8613900000000;;"),  # written in Shift JIS bytes
+    ("王小明的名片", "王小明的名片"),  # Kanji mode: OpenCV's text call raised UnicodeDecodeError on it
+    ("王小明的名片".encode("gb2312"), "王小明的名片"),  # an old code in GB2312
+    ("Crème brûlée".encode("latin-1"), "Crème brûlée"),  # Latin-1, the standard's default, stays as it is
+])
+def test_a_codes_text_is_read_in_its_own_encoding(kb, payload, text):
+    assert [c.data for c in read_picture(pictures.qr_picture(payload), kb.domains).codes] == [text]
 
 
 def test_a_picture_without_text_says_so(kb, conversation):
