@@ -188,10 +188,10 @@ class Matcher:
         last = self._written
         written = last[1] if last is not None and last[0] == norm else norm
         sample = self._situation_sample(topic_id, (norm, list(tokens), syllables), self._cues.find(written))
-        probabilities = self._scorer.scores(1, self._scorer.read(*sample))
+        probabilities = self._scorer.scores(1, self._scorer.read(*sample)).tolist()
         columns = self._situation_columns
-        shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
-        general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0
+        shares = {s.id: probabilities[columns[s.id]] for s in topic.situations if s.id in columns}
+        general = probabilities[columns[GENERAL]] if GENERAL in columns else 0.0
         # The likeliest of the topic's readers; the general one keeps its lines unless a situation
         # outweighs it by the margin (cross-validation of this alone, right topic given: 93.9%).
         best = max(shares, key=shares.__getitem__, default=None)
@@ -304,12 +304,13 @@ class Matcher:
         if not tokens:
             return Match("none", None, 0.0, (), lang, ())
         probabilities = self._scorer.scores(0, self._scorer.read(norm, tokens, syllables))
-        out_of_scope = float(probabilities[self._none_column])
+        shares = probabilities.tolist()  # Python floats: one conversion, not one per topic
+        out_of_scope = shares[self._none_column]
         query_tokens = set(tokens)
         scored = []
         for topic_id, column in self._topic_columns:
-            score = float(probabilities[column])
-            if not context_given and not self.requires_met(topic_id, query_tokens):
+            score = shares[column]
+            if not context_given and topic_id in self._requires and not self.requires_met(topic_id, query_tokens):
                 score *= s.requires_penalty
             scored.append((score, topic_id))
         scored.sort(reverse=True)
