@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,13 +49,6 @@ def features(norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) ->
     return [chars, Counter(tokens), Counter(syllable_grams(syllables))]
 
 
-def _count_rows(index: dict[str, int], items: Sequence[str]) -> dict[int, int]:
-    """How often each known item occurs, by its row (map() and Counter run the lookups and the counting in C)."""
-    found = Counter(map(index.get, items))
-    found.pop(None, None)  # type: ignore[call-overload]  # the items the model never saw
-    return found
-
-
 class LinearModel:
     """Exported multinomial logistic regression over features(); no scikit-learn needed."""
 
@@ -66,7 +58,6 @@ class LinearModel:
         self.index = index  # "<block>:<feature>" -> row of coef
         self.block_of = block_of  # block number of each row
         self.idf = idf
-        self.idf_list = idf.tolist()  # scalar reads from a list are several times faster than from numpy
         # One lookup table per block, keyed by the bare feature: no key strings built per question.
         by_block: dict[str, dict[str, int]] = {block: {} for block in BLOCKS}
         for key, row in index.items():
@@ -74,33 +65,14 @@ class LinearModel:
         self.block_index: list[dict[str, int]] = [by_block[block] for block in BLOCKS]
         self.coef = coef  # (features, classes)
         self.intercept = intercept  # (classes,)
+        self._scorer: JointScorer | None = None  # built at the first scores()
 
     def scores(self, norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> np.ndarray:
-        """Class probabilities (softmax), aligned with `classes`.
-
-        The same features as features(), counted straight into rows of the
-        model: the many n-grams it never saw are not even counted.
-        """
-        chars, words, sounds = self.block_index
-        text = norm.strip()
-        n = len(text)
-        grams = [*text, *[text[i: i + 2] for i in range(n - 1)], *[text[i: i + 3] for i in range(n - 2)]]
-        found = _count_rows(chars, grams)
-        rows: list[int] = []
-        values: list[float] = []
-        # Syllables and pairs unfiltered, joined in C: one with a break ("", "jie ") is in no model.
-        sound_grams = [*syllables, *map(" ".join, zip(syllables, syllables[1:]))]
-        for block in (found, _count_rows(words, tokens), _count_rows(sounds, sound_grams)):
-            if block:
-                block_values = [self.idf_list[row] if count == 1 else (1.0 + math.log(count)) * self.idf_list[row]
-                                for row, count in block.items()]
-                # Each block is L2-normalised on its own, as at training.
-                scale = 1.0 / math.sqrt(sum(v * v for v in block_values))
-                rows += block
-                values += [v * scale for v in block_values]
-        logits = np.asarray(values) @ self.coef[rows] + self.intercept if rows else self.intercept.copy()
-        exp = np.exp(logits - logits.max())
-        return exp / exp.sum()
+        """Class probabilities (softmax), aligned with `classes`: the same features as features()."""
+        scorer = self._scorer
+        if scorer is None:
+            scorer = self._scorer = JointScorer((self,))
+        return scorer.scores(0, scorer.read(norm, tokens, syllables))
 
     def save(self, path: Path) -> None:
         keys = sorted(self.index, key=self.index.__getitem__)
@@ -121,6 +93,94 @@ class LinearModel:
         if model.coef.shape != (len(keys), len(model.classes)) or model.idf.shape != (len(keys),):
             raise ValueError("inconsistent model file")
         return model
+
+
+class JointScorer:
+    """Models that read the same text (the matcher's topic and situation models), each feature looked up once.
+
+    Every feature of any of the models gets one id: the first model's rows,
+    then the features only the others know. A text is read into ids and counts
+    once (its character and syllable n-grams are remembered for the next model,
+    which reads the same question with other words); each model then scores it
+    with a few array operations: TF-IDF weights (1 + log count) * idf, each block
+    L2-normalised on its own, a dot product with the weights and a softmax. A
+    feature a model lacks has idf 0 there, so it adds nothing to that model.
+    Scores equal LinearModel's training-time features to rounding (tests).
+    """
+
+    def __init__(self, models: Sequence[LinearModel]) -> None:
+        first = models[0]
+        # Copies where others' features join: the first model's own tables stay as they are.
+        self.tables: list[dict[str, int]] = [dict(table) if len(models) > 1 else table for table in first.block_index]
+        blocks = [first.block_of.astype(np.intp)]
+        placed: list[tuple[np.ndarray, np.ndarray]] = []  # each later model's (ids, rows)
+        size = len(first.idf)
+        for model in models[1:]:
+            ids, rows, extra = [], [], []
+            for number, (table, own) in enumerate(zip(self.tables, model.block_index)):
+                for feature, row in own.items():
+                    found = table.get(feature)
+                    if found is None:
+                        found = table[feature] = size + len(extra)
+                        extra.append(number)
+                    ids.append(found)
+                    rows.append(row)
+            size += len(extra)
+            blocks.append(np.array(extra, dtype=np.intp))
+            placed.append((np.array(ids, dtype=np.intp), np.array(rows, dtype=np.intp)))
+        self.block = np.concatenate(blocks)
+        # The first model: its idf padded with zeros for the others' features; its weights are read with
+        # mode="clip" (any row serves a feature whose weight in the text is 0), so they are not copied.
+        self.idf = [np.concatenate([first.idf, np.zeros(size - len(first.idf))])]
+        self.coef = [first.coef]
+        self.intercept = [first.intercept]
+        for model, (ids, rows) in zip(models[1:], placed):
+            idf = np.zeros(size)
+            idf[ids] = model.idf[rows]
+            coef = np.zeros((size, model.coef.shape[1]))
+            coef[ids] = model.coef[rows]
+            self.idf.append(idf)
+            self.coef.append(coef)
+            self.intercept.append(model.intercept)
+        self._last: tuple[str, tuple[str, ...], list[int], list[int]] | None = None
+
+    def read(self, norm: str, tokens: Sequence[str], syllables: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the text's known features and how often each occurs (ids, counts)."""
+        chars, words, sounds = self.tables
+        last = self._last  # one tuple, replaced whole: safe to read from another thread
+        if last is not None and last[0] == norm and last[1] == tuple(syllables):
+            ids, counts = last[2], last[3]
+        else:
+            text = norm.strip()
+            n = len(text)
+            grams = [*text, *[text[i: i + 2] for i in range(n - 1)], *[text[i: i + 3] for i in range(n - 2)]]
+            # Syllables and pairs unfiltered, joined in C: one with a break ("", "jie ") is in no model.
+            sound_grams = [*syllables, *map(" ".join, zip(syllables, syllables[1:]))]
+            # map() and Counter run the lookups and the counting in C; n-grams no model saw count as None.
+            found = Counter(map(chars.get, grams))
+            found.update(map(sounds.get, sound_grams))
+            found.pop(None, None)  # type: ignore[call-overload]
+            ids, counts = list(found), list(found.values())
+            self._last = (norm, tuple(syllables), ids, counts)
+        found = Counter(map(words.get, tokens))
+        found.pop(None, None)  # type: ignore[call-overload]
+        return (np.array([*ids, *found], dtype=np.intp),
+                np.array([*counts, *found.values()], dtype=np.float64))
+
+    def scores(self, which: int, reading: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Class probabilities of model number `which` for a text read by read()."""
+        ids, counts = reading
+        if not len(ids):
+            logits = self.intercept[which].copy()
+        else:
+            values = self.idf[which][ids] * (1.0 + np.log(counts))  # a count of 1 weighs exactly the idf
+            block = self.block[ids]
+            norms = np.sqrt(np.bincount(block, weights=values * values, minlength=len(BLOCKS)))
+            norms[norms == 0.0] = 1.0  # a block none of whose features this model knows: all its values are 0
+            values /= norms[block]
+            logits = values @ self.coef[which].take(ids, axis=0, mode="clip") + self.intercept[which]
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
 
 
 def train(samples: Sequence[Sample], labels: Sequence[str], c: float = 10.0,

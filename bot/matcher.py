@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from .classifier import LinearModel, TrainingJob, cached_models
+from .classifier import JointScorer, LinearModel, TrainingJob, cached_models
 from .cues import CueFinder
 from .knowledge import KnowledgeBase
 from .languages import detect as detect_language
@@ -121,6 +121,8 @@ class Matcher:
         self.situation_model = models[1] if situation_job else None
         self._situation_columns = ({c: i for i, c in enumerate(self.situation_model.classes)}
                                    if self.situation_model is not None else {})
+        # Both models read the same question: its features are looked up once (scorer model 0: topics, 1: situations).
+        self._scorer = JointScorer((self.model, self.situation_model) if self.situation_model else (self.model,))
         columns = {c: i for i, c in enumerate(self.model.classes)}
         self._none_column = columns[NONE_CLASS]
         self._topic_columns = [(t, columns[t]) for t in kb.topics if t in columns]
@@ -183,14 +185,13 @@ class Matcher:
         topic = self.kb.topics.get(topic_id)
         if topic is None or not topic.situations or self.situation_model is None:
             return None
-        model = self.situation_model
         last = self._written
         written = last[1] if last is not None and last[0] == norm else norm
         sample = self._situation_sample(topic_id, (norm, list(tokens), syllables), self._cues.find(written))
-        probabilities = model.scores(*sample)
+        probabilities = self._scorer.scores(1, self._scorer.read(*sample)).tolist()
         columns = self._situation_columns
-        shares = {s.id: float(probabilities[columns[s.id]]) for s in topic.situations if s.id in columns}
-        general = float(probabilities[columns[GENERAL]]) if GENERAL in columns else 0.0
+        shares = {s.id: probabilities[columns[s.id]] for s in topic.situations if s.id in columns}
+        general = probabilities[columns[GENERAL]] if GENERAL in columns else 0.0
         # The likeliest of the topic's readers; the general one keeps its lines unless a situation
         # outweighs it by the margin (cross-validation of this alone, right topic given: 93.9%).
         best = max(shares, key=shares.__getitem__, default=None)
@@ -302,13 +303,14 @@ class Matcher:
         tokens = self._repair_typos(self.normaliser.tokens_of_normalised(norm))
         if not tokens:
             return Match("none", None, 0.0, (), lang, ())
-        probabilities = self.model.scores(norm, tokens, syllables)
-        out_of_scope = float(probabilities[self._none_column])
+        probabilities = self._scorer.scores(0, self._scorer.read(norm, tokens, syllables))
+        shares = probabilities.tolist()  # Python floats: one conversion, not one per topic
+        out_of_scope = shares[self._none_column]
         query_tokens = set(tokens)
         scored = []
         for topic_id, column in self._topic_columns:
-            score = float(probabilities[column])
-            if not context_given and not self.requires_met(topic_id, query_tokens):
+            score = shares[column]
+            if not context_given and topic_id in self._requires and not self.requires_met(topic_id, query_tokens):
                 score *= s.requires_penalty
             scored.append((score, topic_id))
         scored.sort(reverse=True)

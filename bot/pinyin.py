@@ -60,6 +60,7 @@ _TONE_MARKS = str.maketrans("āáǎàēéěèêīíǐìōóǒòūúǔùǖǘǚǜ�
 LATIN_RUN = re.compile(r"(?:[a-zāáǎàēéěèêīíǐìōóǒòūúǔùǖǘǚǜü]+[1-5']?)+")
 _PIECE_BREAK = re.compile(r"[1-5']")
 _FIRST, _LAST = 0x3400, 0x9FFF  # CJK Extension A and the Unified Ideographs
+_HAN = re.compile(f"[{chr(_FIRST)}-{chr(_LAST)}]")
 # Characters whose most common reading pypinyin does not list first (长 is chang in 多长时间).
 _COMMON_READING = {"长": "chang", "似": "si"}
 
@@ -188,18 +189,26 @@ def typed_pinyin(norm: str) -> list[tuple[re.Match[str], tuple[str, ...] | None]
     syllables is; in a Chinese sentence (du博), every such word that is not
     common English. Never a word glued to a link's or an id's punctuation.
     """
+    global _last_typed
+    last = _last_typed  # a question is read twice (decoded, then as syllables): the second time is remembered
+    if last is not None and last[0] == norm:
+        return list(last[1])
     found = list(LATIN_RUN.finditer(norm))
     if not found:
         return []
     whole = reads_as_pinyin(norm)
-    chinese = not whole and any(_FIRST <= ord(c) <= _LAST for c in norm)
+    chinese = not whole and _HAN.search(norm) is not None
     out = []
     for m in found:
         word = m.group()
         glued = (m.start() > 0 and norm[m.start() - 1] in _GLUE) or (m.end() < len(norm) and norm[m.end()] in _GLUE)
         readable = not glued and (whole or (chinese and word not in ENGLISH))
         out.append((m, split_syllables(word) if readable else None))
+    _last_typed = (norm, tuple(out))  # one tuple, replaced whole: safe to read from another thread
     return out
+
+
+_last_typed: tuple[str, tuple[tuple[re.Match[str], tuple[str, ...] | None], ...]] | None = None
 
 
 def _table_key() -> str:
