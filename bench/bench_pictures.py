@@ -76,8 +76,9 @@ def status_bar(draw: ImageDraw.ImageDraw, width: int, colours: dict) -> None:
 
 def chat(item: dict, number: int) -> Image.Image:
     colours = DARK if item.get("dark") else LIGHT
-    width, height = 1080, 2340
-    picture = Image.new("RGB", (width, height), colours["bg"])
+    width = 1080
+    # Drawn on a tall page, then shown as the phone does: scrolled to the newest message (scrolled()).
+    picture = Image.new("RGB", (width, SCROLL_PAGE), colours["bg"])
     draw = ImageDraw.Draw(picture)
     draw.rectangle((0, 0, width, 220), fill=colours["bar"])
     status_bar(draw, width, colours)
@@ -110,9 +111,27 @@ def chat(item: dict, number: int) -> Image.Image:
         for i, line in enumerate(lines):
             draw.text((x + 30, y + 20 + i * 62), line, font=face, fill=text_colour)
         y += max(box_h, avatar) + 44
+    picture, draw = scrolled(picture, y, colours)
+    height = picture.height
     draw.rectangle((0, height - 150, width, height), fill=colours["bar"])
     draw.rounded_rectangle((120, height - 120, width - 200, height - 40), 12, fill=colours["bg"])
     return picture
+
+
+SCREEN_HEIGHT = 2340  # a phone screenshot's height at 1080 wide
+SCROLL_PAGE = 3 * SCREEN_HEIGHT  # the page a long chat is drawn on before it is scrolled
+
+
+def scrolled(page: Image.Image, end: int, colours: dict) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """The screen a phone shows of a chat drawn on a tall page down to `end`: the status and title bars, and
+    the messages scrolled so that the newest sits just above the input bar (older ones leave at the top, as in a
+    real screenshot; drawn from the top, a long chat's last message had fallen under the input bar, unseen)."""
+    width = page.width
+    shift = max(0, end - (SCREEN_HEIGHT - 150 - 20))
+    screen = Image.new("RGB", (width, SCREEN_HEIGHT), colours["bg"])
+    screen.paste(page.crop((0, 220 + shift, width, SCREEN_HEIGHT - 150 + shift)), (0, 220))
+    screen.paste(page.crop((0, 0, width, 220)), (0, 0))
+    return screen, ImageDraw.Draw(screen)
 
 
 def chat_with_ui(item: dict, picture: Image.Image, draw: ImageDraw.ImageDraw, colours: dict, y: int) -> Image.Image:
@@ -164,6 +183,8 @@ def chat_with_ui(item: dict, picture: Image.Image, draw: ImageDraw.ImageDraw, co
         for i, line in enumerate(lines):
             draw.text((x + 30, y + 20 + i * 62), line, font=face, fill=ink)
         y += max(box_h, avatar) + 44
+    picture, draw = scrolled(picture, y, colours)
+    height = picture.height
     # The input bar: a voice button, the box (hold to talk, or a typed line), the emoji and + buttons, or 发送.
     draw.rectangle((0, height - 150, width, height), fill=colours["bar"])
     draw.ellipse((30, height - 118, 100, height - 48), outline=colours["text"], width=4)

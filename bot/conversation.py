@@ -442,6 +442,13 @@ class Conversation:
         verdict, links = self.check_links(text, reading.codes)
         if verdict.context == "question":
             verdict = self._offer_in_chat(text, verdict, reading.codes)
+        if reading.others.strip() and verdict.context in ("warning", "question"):
+            # The reader's own replies ("好的，怎么退？", "what?? 我从来没做过") made the chat read as a question or a
+            # warning: the other side's words alone get the verdict when they are a risky offer. (A reader who
+            # shares news and says "活该" keeps the whole chat's verdict.)
+            offer, offered_links = self.check_links(reading.others.strip(), reading.codes)
+            if offer.context == "ad" and offer.risk != "low":
+                verdict, links = offer, offered_links
         checked = Checked(verdict, text, lang, offer_question=False, links=links)
         # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
         # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).

@@ -109,6 +109,9 @@ class Reading:
     codes: tuple[LinkFact, ...] = ()
     ms: int = 0  # wall-clock time of the reading
     cpu_ms: int = 0  # processor time of the whole process meanwhile (all of it the reading's, in the command line)
+    # A chat screenshot whose reader's own bubbles (on the right) could be told apart: the other side's words
+    # alone, what a verdict is about ("好的，怎么退？" under a fake refund is no part of the offer); "" otherwise.
+    others: str = ""
 
 
 # -- addresses --------------------------------------------------------------------------
@@ -373,27 +376,64 @@ def _quiet_onnxruntime_threads() -> None:
     ort.OrtInferSession._init_sess_opts = staticmethod(quiet_options)
 
 
-def ocr_lines(rgb: "np.ndarray") -> list[str]:
-    """The text of a picture as paragraphs, top to bottom; tall pictures are read in slices."""
+def ocr_lines(rgb: "np.ndarray") -> tuple[list[str], list[str]]:
+    """The text of a picture as paragraphs, top to bottom, and a chat's other side's paragraphs alone
+    (empty unless the reader's own bubbles are told apart: _readers_lines); tall pictures are read in slices."""
     height, width = rgb.shape[:2]
     engine = _Engine.get()
     bgr = rgb[:, :, ::-1]
     if height <= SLICE_RATIO * width * 1.25:
-        return paragraphs(_without_chrome(_lines_of(engine(bgr), 0, 0, height), width, height), rgb)
-    size = int(SLICE_RATIO * width)
-    step = int(size * (1 - SLICE_OVERLAP))
-    margin = (size - step) // 2
-    lines: list[_Line] = []
-    top = 0
-    while True:
-        bottom = min(top + size, height)
-        # A line belongs to the slice whose middle part holds its centre: read once, never twice.
-        keep_from = top + margin if top else 0
-        keep_to = bottom - margin if bottom < height else height
-        lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
-        if bottom >= height:
-            return paragraphs(_without_chrome(lines, width, height), rgb)
-        top += step
+        lines = _lines_of(engine(bgr), 0, 0, height)
+    else:
+        size = int(SLICE_RATIO * width)
+        step = int(size * (1 - SLICE_OVERLAP))
+        margin = (size - step) // 2
+        lines = []
+        top = 0
+        while True:
+            bottom = min(top + size, height)
+            # A line belongs to the slice whose middle part holds its centre: read once, never twice.
+            keep_from = top + margin if top else 0
+            keep_to = bottom - margin if bottom < height else height
+            lines += _lines_of(engine(bgr[top:bottom]), top, keep_from, keep_to)
+            if bottom >= height:
+                break
+            top += step
+    screenshot = _is_screenshot(lines, width, height)
+    lines = _without_chrome(lines, width, height)
+    readers = _readers_lines(lines, width) if screenshot else []
+    others = paragraphs([line for line in lines if line not in readers], rgb) if readers else []
+    return paragraphs(lines, rgb), others
+
+
+# A chat screenshot puts the other side's bubbles against the left (after their avatar), all starting at one
+# text column, and the reader's own against the right, ending at one column; times and system lines are
+# centred and short. A line counts as the reader's when it ends at the right column, starts clearly right of the left
+# one and is not centred; and only in a phone screenshot (its status bar's clock read) with both columns in it.
+SIDE_TOLERANCE = 0.03  # of the width: how far a line's edge may stray from its column
+CENTRED = 0.04  # of the width: a line whose middle is this close to the picture's is centred
+
+
+def _readers_lines(lines: list[_Line], width: int) -> list[_Line]:
+    """The reader's own lines of a chat screenshot's lines ([] when the sides cannot be told)."""
+    # Times and system lines are short and centred; a bubble's full line can be nearly centred too, but wide.
+    sided = [line for line in lines if abs((line.left + line.right) / 2 - width / 2) > CENTRED * width
+             or line.right - line.left > 0.5 * width]
+    if len(sided) < 2:
+        return []
+    left = min(line.left for line in sided)
+    right = max(line.right for line in sided)
+    near = SIDE_TOLERANCE * width
+    theirs = [line for line in sided if line.left - left <= near]
+    readers: list[_Line] = []
+    for line in lines:
+        last = readers[-1] if readers else None
+        # A bubble's last line is left-aligned under its first: the short end of the reader's wrapped message.
+        under = last is not None and abs(line.left - last.left) <= near \
+            and -0.5 * (last.bottom - last.top) <= line.top - last.bottom <= last.bottom - last.top  # boxes may touch
+        if line in sided and line.left - left > near and (right - line.right <= near or under):
+            readers.append(line)
+    return readers if theirs and readers else []
 
 
 def _lines_of(result, offset: int, keep_from: int, keep_to: int) -> list[_Line]:
@@ -419,10 +459,14 @@ STATUS_BAR = 0.05  # of the picture's height
 TITLE_BAR = 0.11
 
 
+def _is_screenshot(lines: list[_Line], width: int, height: int) -> bool:
+    """A phone screenshot: taller than wide, the status bar's clock read in its top few per cent."""
+    return height >= 1.6 * width and any(line.bottom <= STATUS_BAR * height and _CLOCK.match(line.text) for line in lines)
+
+
 def _without_chrome(lines: list[_Line], width: int, height: int) -> list[_Line]:
     """The lines that carry words: the phone's and the chat app's own words dropped, and a screenshot's chat name."""
-    screenshot = height >= 1.6 * width and any(
-        line.bottom <= STATUS_BAR * height and _CLOCK.match(line.text) for line in lines)
+    screenshot = _is_screenshot(lines, width, height)
     return [line for line in lines if not _CHROME.match(line.text) and not (
         screenshot and line.bottom <= TITLE_BAR * height and abs((line.left + line.right) / 2 - width / 2) <= 0.15 * width)]
 
@@ -440,6 +484,8 @@ _CLOCK = re.compile(r"^\d{1,2}[:：]\d{2}$")
 _CHROME = re.compile(
     r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|早上|上午|中午|下午|傍晚|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
     r"(?:\s?(?:am|pm))?"
+    # A chat's date stamp with its time ("3月2日晚上10:15", "2025年3月2日 22:15", "2025/3/2 22:15").
+    r"|(?:(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}[/-]\d{1,2}[/-]\d{1,2})\s*(?:星期.|周.)?\s*(?:早上|上午|中午|下午|傍晚|晚上|凌晨)?\s*\d{1,2}[:：]\d{2}"
     r"|[<‹]?\s*(?:微信|weixin|wechat)?\s*[(（]\d{1,3}\+?[)）]|[<‹]\s*(?:微信|weixin|wechat)|[·.…]{2,3}"
     r"|发送|send|按住\s?说话|hold to talk|[○◯◎⊕☺+\s]{1,4}"
     r"|微信转账|微信红包|weixin transfer|red packet|(?:你|对方)?已(?:被)?(?:收款|接收|领取)|转账给你|请收款|[¥￥]\s?\d[\d,]*(?:\.\d{1,2})?"
@@ -613,8 +659,10 @@ def read_picture(data: bytes, domains: Domains) -> Reading:
     started, cpu = time.perf_counter(), time.process_time()
     rgb = np.asarray(open_picture(data))
     codes = tuple(explain(payload, domains, in_qr=True) for payload in qr_payloads(rgb))
-    text = mend_links("\n".join(ocr_lines(rgb)))
-    return Reading(text, codes, int((time.perf_counter() - started) * 1000), int((time.process_time() - cpu) * 1000))
+    every, others = ocr_lines(rgb)
+    text = mend_links("\n".join(every))
+    return Reading(text, codes, int((time.perf_counter() - started) * 1000), int((time.process_time() - cpu) * 1000),
+                   others=mend_links("\n".join(others)))
 
 
 class PictureReader:

@@ -363,3 +363,43 @@ def test_onnx_runtime_threads_do_not_spin_while_they_wait(kb):
     for part in (engine.text_det, engine.text_rec):
         options = part.session.session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_the_readers_own_bubbles_are_told_from_the_other_sides(kb, dark):
+    """The reader's bubbles (right, a wrapped one's short last line too) are left out of `others`; times stay out of both."""
+    data = pictures.chat_screenshot("淘宝客服", [
+        ("them", ["亲亲您好，您买的保温杯质", "量不合格，给您退款加赔偿"]),
+        ("me", ["好的，要怎么退？我之前没", "遇到过"]),
+        ("them", ["您打开支付宝搜一下备用金"]),
+        ("me", ["嗯"]),
+    ], dark=dark)
+    reading = read_picture(data, kb.domains)
+    assert "遇到过" in reading.text and "嗯" in reading.text
+    assert reading.others.splitlines() == ["亲亲您好，您买的保温杯质量不合格，给您退款加赔偿", "您打开支付宝搜一下备用金"]
+
+
+def test_no_sides_are_told_in_a_poster_or_a_chat_of_one_side(kb):
+    assert read_picture(pictures.text_picture(["高薪招聘 在家兼职", "日赚300", "扫码进群领取任务"]), kb.domains).others == ""
+    one_side = pictures.chat_screenshot("妈妈", [("them", ["到学校了吗？"]), ("them", ["宿舍怎么样"])])
+    assert read_picture(one_side, kb.domains).others == ""
+
+
+def test_the_readers_reply_does_not_turn_an_offer_into_a_warning(conversation):
+    """The reader's "what?? 我从来没做过" under a fake officer's script made the whole chat read as a warning: low."""
+    script = ("您好，这里是中国驻悉尼总领事馆，您有一份重要文件尚未领取\n"
+              "经查，您的护照在国内涉及一起跨境洗钱案件，请添加办案民警的Skype配合做笔录，期间请不要与任何人联系")
+    whole = script + "\nwhat??我从来没做过这种事，不要吓我\n请您冷静，配合调查才能证明清白"
+    others = script + "\n请您冷静，配合调查才能证明清白"
+    assert conversation.picture("u-sides-1", Reading(whole, others=others)).risk == "high"
+    # A harmless chat stays harmless with its sides told apart.
+    chat = "明天下午三点开会，记得带上周的报表\n好的，收到"
+    assert conversation.picture("u-sides-2", Reading(chat, others="明天下午三点开会，记得带上周的报表")).risk in (None, "low")
+
+
+def test_a_chats_date_stamps_are_no_words_of_the_message():
+    from bot.reading import _CHROME
+
+    for stamp in ("3月2日晚上10:15", "3月9日 晚上 11:02", "2025年3月2日 22:15", "2025/3/2 22:15", "12月1日 星期二 下午3:05"):
+        assert _CHROME.match(stamp), stamp
+    assert not _CHROME.match("3月2日晚上10:15在老地方见")
