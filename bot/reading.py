@@ -479,7 +479,7 @@ _CLOCK = re.compile(r"^\d{1,2}[:：]\d{2}$")
 # the status bar and time stamps ("9:41", "87%", "昨天 21:08"); the title bar's back arrow, unread
 # count and menu ("< (3)", "微信(12)", "···"); the input bar ("发送", "按住 说话", its icons read as
 # "○+"); the labels of transfer, red-packet and voice bubbles ("微信转账", "¥500.00", "已收款", '15"');
-# and the chat's system lines (a contact added, a message recalled, "拍了拍"). Whole lines only:
+# the chat's system lines (a contact added, a message recalled, "拍了拍"); a dialog's buttons. Whole lines only:
 # a bubble that says more than the label is kept.
 _CHROME = re.compile(
     r"^(?:[<>‹›«»|·•…\-—_=+*#]{1,2}|\d{1,3}\s?%|(?:昨天|今天|前天|星期.|周.|早上|上午|中午|下午|傍晚|晚上|凌晨|yesterday|today)?\s*\d{1,2}[:：]\d{2}"
@@ -488,6 +488,8 @@ _CHROME = re.compile(
     r"|(?:(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}[/-]\d{1,2}[/-]\d{1,2})\s*(?:星期.|周.)?\s*(?:早上|上午|中午|下午|傍晚|晚上|凌晨)?\s*\d{1,2}[:：]\d{2}"
     r"|[<‹]?\s*(?:微信|weixin|wechat)?\s*[(（]\d{1,3}\+?[)）]|[<‹]\s*(?:微信|weixin|wechat)|[·.…]{2,3}"
     r"|发送|send|按住\s?说话|hold to talk|[○◯◎⊕☺+\s]{1,4}"
+    # A dialog's buttons ("确定", "我知道了"): the notice's words are above them.
+    r"|确定|取消|我知道了|知道了|ok|cancel|got it"
     r"|微信转账|微信红包|weixin transfer|red packet|(?:你|对方)?已(?:被)?(?:收款|接收|领取)|转账给你|请收款|[¥￥]\s?\d[\d,]*(?:\.\d{1,2})?"
     r"|恭喜发财[，,]?\s?大吉大利|[(（\s]*\d{1,2}\s?[\"″”'’]{1,2}[\s)）]*"
     r"|你已添加了.{1,30}[，,]现在可以开始聊天了[。.]?|以下(?:为|是)新消息|以上是打招呼的(?:内容|消息)"
