@@ -411,15 +411,24 @@ class Conversation:
                 return candidate
         return match
 
-    def _offer_in_chat(self, text: str, verdict: Verdict, codes: tuple[LinkFact, ...]) -> Verdict:
-        """A chat whose last word is the reader's question ("我的号会不会受影响？") about what the other side
-        offered: the offer, without the paragraphs that ask about it, gets the verdict when it is risky."""
-        paragraphs = [p for p in text.splitlines() if p.strip()]
-        told = [p for p in paragraphs if not self.checker.asks_about(p)]
-        if not told or len(told) == len(paragraphs):
-            return verdict
-        offer, _ = self.check_links("\n".join(told), codes)
-        return offer if offer.context == "ad" and offer.risk != "low" else verdict
+    def _offer_in_chat(self, text: str, reading: Reading, verdict: Verdict) -> Verdict:
+        """A chat that reads as a question or a warning only because of the reader's own words about the other
+        side's offer ("我的号会不会受影响？", "好的，怎么退？", "what?? 我从来没做过"): the offer gets the verdict when
+        it is risky. The offer is the paragraphs that ask nothing (a question only), then the other side's words
+        (reading.others). A reader who shares news and says "活该" keeps the whole chat's verdict."""
+        parts = []
+        if verdict.context == "question":
+            paragraphs = [p for p in text.splitlines() if p.strip()]
+            told = [p for p in paragraphs if not self.checker.asks_about(p)]
+            if told and len(told) < len(paragraphs):
+                parts.append("\n".join(told))
+        if verdict.context in ("question", "warning") and reading.others.strip():
+            parts.append(reading.others.strip())
+        for part in parts:
+            offer, _ = self.check_links(part, reading.codes)
+            if offer.context == "ad" and offer.risk != "low":
+                return offer
+        return verdict
 
     def _empty_verdict(self) -> Verdict:
         return Verdict("low", (), (), "ad", 0, None, self.checker.next_step("low", []))
@@ -439,16 +448,8 @@ class Conversation:
         state = self._flow(user)
         if text and state is not None and state.get("step") == "notice":
             return Pictured(text, reading.codes, self._finish_checklist(user, state, self.read_notice(text), lang), lang)
-        verdict, links = self.check_links(text, reading.codes)
-        if verdict.context == "question":
-            verdict = self._offer_in_chat(text, verdict, reading.codes)
-        if reading.others.strip() and verdict.context in ("warning", "question"):
-            # The reader's own replies ("好的，怎么退？", "what?? 我从来没做过") made the chat read as a question or a
-            # warning: the other side's words alone get the verdict when they are a risky offer. (A reader who
-            # shares news and says "活该" keeps the whole chat's verdict.)
-            offer, offered_links = self.check_links(reading.others.strip(), reading.codes)
-            if offer.context == "ad" and offer.risk != "low":
-                verdict, links = offer, offered_links
+        verdict, links = self.check_links(text, reading.codes)  # the links of every paragraph are shown
+        verdict = self._offer_in_chat(text, reading, verdict)
         checked = Checked(verdict, text, lang, offer_question=False, links=links)
         # Only the classifier's hunch, no red flag and no disguised address: a ban notice or a
         # question the bot is sure about gets its card (notices share an ad's words: 封号, 解封).

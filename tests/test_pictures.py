@@ -368,7 +368,7 @@ def test_onnx_runtime_threads_do_not_spin_while_they_wait(kb):
 
 @pytest.mark.parametrize("dark", [False, True])
 def test_the_readers_own_bubbles_are_told_from_the_other_sides(kb, dark):
-    """The reader's bubbles (right, a wrapped one's short last line too) are left out of `others`; times stay out of both."""
+    """The reader's bubbles (right, a wrapped one's short last line too) are left out of `others`, kept in the text."""
     data = pictures.chat_screenshot("淘宝客服", [
         ("them", ["亲亲您好，您买的保温杯质", "量不合格，给您退款加赔偿"]),
         ("me", ["好的，要怎么退？我之前没", "遇到过"]),
